@@ -1,0 +1,135 @@
+"""Create a timm backbone with a fresh head for N classes, from any weight source.
+
+    model, info = create_classifier("tf_efficientnet_lite0", num_classes=2, pretrained="efficientnet_lite0")
+
+The new head is built with `reset_classifier` (PyTorch's small default init), not with
+`create_model(num_classes=N)`: timm's EfficientNet init gives a 2-class head +-0.71 weights
+and huge initial logits (see NOTES). The returned data config (input size, mean/std,
+interpolation, crop) is what the weights were trained with; it drives every transform.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgetl.errors import CheckpointError, EdgetlError, UnknownNameError
+from edgetl.models.weights import HUB_NAMES, NO_WEIGHTS, WEIGHT_SOURCES, read_weights_file
+
+DATA_CONFIG_KEYS = ("input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode")
+
+
+@dataclass
+class ModelInfo:
+    model: str  # timm architecture name
+    weights: str  # weight source id as given (name, "timm", file path, or "none")
+    data_config: dict[str, Any]
+
+
+@functools.lru_cache(maxsize=1)
+def _all_models() -> tuple[str, ...]:
+    import timm
+
+    return tuple(timm.list_models())
+
+
+def check_model_name(name: str) -> None:
+    import timm
+
+    if not timm.is_model(name):
+        raise UnknownNameError("timm model (--model)", name, _all_models())
+
+
+def _data_config(model: Any, override: dict[str, Any] | None = None) -> dict[str, Any]:
+    from timm.data import resolve_data_config
+
+    cfg = resolve_data_config({}, model=model)
+    if override:
+        cfg.update(override)
+    out = {k: cfg[k] for k in DATA_CONFIG_KEYS if k in cfg}
+    out.setdefault("crop_mode", "center")
+    out["input_size"] = tuple(int(x) for x in out["input_size"])
+    out["mean"] = tuple(float(x) for x in out["mean"])
+    out["std"] = tuple(float(x) for x in out["std"])
+    return out
+
+
+def create_classifier(
+    name: str,
+    num_classes: int,
+    pretrained: str | None = None,
+    drop_rate: float = 0.0,
+    drop_path_rate: float = 0.0,
+    img_size: int | None = None,
+) -> tuple[Any, ModelInfo]:
+    """Build `name` with `pretrained` weights and a freshly initialised `num_classes` head."""
+    import timm
+
+    check_model_name(name)
+    pretrained = (pretrained or "none").strip()
+    kwargs: dict[str, Any] = {"drop_rate": drop_rate}
+    if drop_path_rate:
+        kwargs["drop_path_rate"] = drop_path_rate
+    data_override: dict[str, Any] | None = None
+
+    def build(**extra: Any) -> Any:
+        try:
+            return timm.create_model(name, **kwargs, **extra)
+        except TypeError as e:  # e.g. drop_path_rate on a model without stochastic depth
+            raise EdgetlError(f"--model {name}: {e}") from None
+
+    if pretrained.lower() in NO_WEIGHTS:
+        model = build(pretrained=False)
+        weights = "none"
+    elif pretrained.lower() in HUB_NAMES:
+        try:
+            model = build(pretrained=True)
+        except Exception as e:  # network/hub errors of many kinds
+            raise EdgetlError(
+                f"--pretrained {pretrained}: downloading timm weights for {name} failed ({type(e).__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else ''}); use --pretrained efficientnet_lite0 or a local file offline"
+            ) from None
+        weights = f"timm:{model.pretrained_cfg.get('hf_hub_id') or name}"
+    elif pretrained in WEIGHT_SOURCES:
+        src = WEIGHT_SOURCES.get(pretrained)
+        if src.arch != name:
+            raise EdgetlError(f"--pretrained {pretrained} holds weights for {src.arch}, not {name}; use --model {src.arch}")
+        model = build(pretrained=False)
+        model.load_state_dict(src.load(), strict=True)
+        data_override = src.data_config
+        weights = pretrained
+    elif Path(pretrained).suffix in (".safetensors", ".pth", ".pt", ".bin") or Path(pretrained).exists():
+        model = build(pretrained=False)
+        state = read_weights_file(pretrained)
+        _load_backbone_state(model, state, pretrained)
+        weights = str(Path(pretrained).resolve())
+    else:
+        raise UnknownNameError("weight source (--pretrained)", pretrained, [*WEIGHT_SOURCES.names(), *HUB_NAMES, "none"])
+
+    model.reset_classifier(num_classes)
+    data_config = _data_config(model, data_override)
+    if img_size:
+        data_config["input_size"] = (3, int(img_size), int(img_size))
+    return model, ModelInfo(model=name, weights=weights, data_config=data_config)
+
+
+def _load_backbone_state(model: Any, state: dict[str, Any], origin: str) -> None:
+    """Load a full or backbone-only state dict; the classifier may differ (it is replaced)."""
+    own = model.state_dict()
+    head = model.default_cfg.get("classifier", "classifier")
+    heads = head if isinstance(head, (list, tuple)) else [head]
+    is_head = lambda k: any(k == h or k.startswith(h + ".") for h in heads)  # noqa: E731
+    body = {k: v for k, v in state.items() if not is_head(k)}
+    missing = [k for k in own if not is_head(k) and k not in body]
+    unexpected = [k for k in body if k not in own]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{origin}: weights do not fit {model.default_cfg.get('architecture', type(model).__name__)} "
+            f"({len(missing)} missing, e.g. {missing[:2]}; {len(unexpected)} unexpected, e.g. {unexpected[:2]})"
+        )
+    for k, v in body.items():
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise CheckpointError(f"{origin}: tensor {k} has shape {tuple(v.shape)}, the model expects {tuple(own[k].shape)}")
+    model.load_state_dict(body, strict=False)
