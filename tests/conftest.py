@@ -1,0 +1,68 @@
+"""Shared fixtures: real data when EDGETL_DATA_DIR points at it, generated images otherwise."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Tests share 2 cores with whatever else runs: keep torch to one thread unless a test says otherwise.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+COLORS = [(220, 40, 40), (40, 200, 60), (50, 70, 230), (230, 200, 40), (160, 50, 200), (40, 200, 210)]
+
+
+def data_dir() -> Path | None:
+    root = os.environ.get("EDGETL_DATA_DIR")
+    return Path(root) if root and Path(root).is_dir() else None
+
+
+@pytest.fixture
+def hymenoptera() -> Path:
+    """The real ants/bees ImageFolder (398 photos); skips when EDGETL_DATA_DIR does not hold it."""
+    root = data_dir()
+    if root is None:
+        pytest.skip("EDGETL_DATA_DIR is not set to a folder holding hymenoptera/ (.ci/run sets ../shared/data)")
+    path = root / "hymenoptera"
+    if not (path / "train").is_dir():
+        pytest.skip(f"{path} has no train/ folder")
+    return path
+
+
+def write_images(folder: Path, color: tuple[int, int, int], n: int, size=(40, 32), seed: int = 0, ext=".png") -> list[Path]:
+    """n noisy images of one dominant colour (learnable by a tiny model in a few steps)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        w, h = size
+        base = np.array(color, dtype=np.int16)[None, None, :]
+        noise = rng.integers(-40, 41, size=(h, w, 3))
+        arr = np.clip(base + noise, 0, 255).astype(np.uint8)
+        p = folder / f"img_{i:03d}{ext}"
+        Image.fromarray(arr).save(p)
+        out.append(p)
+    return out
+
+
+@pytest.fixture
+def make_image_folder(tmp_path: Path) -> Callable[..., Path]:
+    """Build DIR/train/<class>/*.png and DIR/val/<class>/*.png (or one flat folder with split=False)."""
+
+    def make(classes=("ant", "bee"), n_train=12, n_val=6, size=(40, 32), split=True, name="data") -> Path:
+        root = tmp_path / name
+        for ci, cls in enumerate(classes):
+            color = COLORS[ci % len(COLORS)]
+            if split:
+                write_images(root / "train" / cls, color, n_train, size, seed=ci)
+                write_images(root / "val" / cls, color, n_val, size, seed=100 + ci)
+            else:
+                write_images(root / cls, color, n_train + n_val, size, seed=ci)
+        return root
+
+    return make
