@@ -26,7 +26,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
     except OSError as e:
-        raise EdgetlError(f"cannot write {path}: {e.strerror or e}; check the folder exists and is writable") from None
+        raise EdgetlError(
+            f"cannot write {path}: {e.strerror or e}; check the folder exists and is writable"
+        ) from None
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -35,7 +37,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp_path, path)
     except OSError as e:
         tmp_path.unlink(missing_ok=True)
-        raise EdgetlError(f"cannot write {path}: {e.strerror or e}; the previous file (if any) is intact") from None
+        raise EdgetlError(
+            f"cannot write {path}: {e.strerror or e}; the previous file (if any) is intact"
+        ) from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

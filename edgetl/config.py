@@ -55,7 +55,9 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
                 raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
-            return tuple(_check_type(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value)))
+            return tuple(
+                _check_type(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value, strict=True))
+            )
         inner = args[0] if args else Any
         out = [_check_type(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(out) if origin is tuple else out

@@ -25,14 +25,18 @@ def hymenoptera() -> Path:
     """The real ants/bees ImageFolder (398 photos); skips when EDGETL_DATA_DIR does not hold it."""
     root = data_dir()
     if root is None:
-        pytest.skip("EDGETL_DATA_DIR is not set to a folder holding hymenoptera/ (.ci/run sets ../shared/data)")
+        pytest.skip(
+            "EDGETL_DATA_DIR is not set to a folder holding hymenoptera/ (.ci/run sets ../shared/data)"
+        )
     path = root / "hymenoptera"
     if not (path / "train").is_dir():
         pytest.skip(f"{path} has no train/ folder")
     return path
 
 
-def write_images(folder: Path, color: tuple[int, int, int], n: int, size=(40, 32), seed: int = 0, ext=".png") -> list[Path]:
+def write_images(
+    folder: Path, color: tuple[int, int, int], n: int, size=(40, 32), seed: int = 0, ext=".png"
+) -> list[Path]:
     """n noisy images of one dominant colour (learnable by a tiny model in a few steps)."""
     from PIL import Image
 

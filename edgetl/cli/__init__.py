@@ -17,7 +17,9 @@ SUBCOMMANDS = ["train", "eval", "export", "predict", "bench", "run"]
 def build_parser() -> argparse.ArgumentParser:
     from edgetl import __version__
 
-    parser = argparse.ArgumentParser(prog="edgetl", description="Train, export and benchmark edge image classifiers.")
+    parser = argparse.ArgumentParser(
+        prog="edgetl", description="Train, export and benchmark edge image classifiers."
+    )
     parser.add_argument("--version", action="version", version=f"edgetl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:

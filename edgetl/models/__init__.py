@@ -1,6 +1,12 @@
 """Backbones, weight sources and checkpoints."""
 
-from edgetl.models.checkpoint import CheckpointMeta, load_classifier, read_checkpoint, resolve_checkpoint, save_checkpoint
+from edgetl.models.checkpoint import (
+    CheckpointMeta,
+    load_classifier,
+    read_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from edgetl.models.factory import ModelInfo, check_model_name, create_classifier
 from edgetl.models.weights import WEIGHT_SOURCES, WeightSource, read_weights_file
 

@@ -78,7 +78,9 @@ def resolve_checkpoint(path: str | Path, which: str = "best") -> Path:
     if path.is_dir():
         cand = path / CHECKPOINT_DIR / f"{which}.safetensors"
         if not cand.is_file():
-            raise CheckpointError(f"{path}: no {CHECKPOINT_DIR}/{which}.safetensors; is this an edgetl run directory?")
+            raise CheckpointError(
+                f"{path}: no {CHECKPOINT_DIR}/{which}.safetensors; is this an edgetl run directory?"
+            )
         return cand
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -91,15 +93,21 @@ def read_checkpoint(path: str | Path, which: str = "best") -> tuple[dict[str, An
 
     path = resolve_checkpoint(path, which)
     if path.suffix != ".safetensors":
-        raise CheckpointError(f"{path}: edgetl checkpoints are .safetensors files; for .pth weights use --pretrained")
+        raise CheckpointError(
+            f"{path}: edgetl checkpoints are .safetensors files; for .pth weights use --pretrained"
+        )
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
             state = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise CheckpointError(
+            f"{path}: corrupt or truncated checkpoint ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+        ) from None
     if "edgetl" not in header:
-        raise CheckpointError(f"{path}: no edgetl metadata (labels, data config); was it written by edgetl train?")
+        raise CheckpointError(
+            f"{path}: no edgetl metadata (labels, data config); was it written by edgetl train?"
+        )
     return state, CheckpointMeta.from_json(header["edgetl"], str(path))
 
 
@@ -111,7 +119,9 @@ def load_classifier(path: str | Path, which: str = "best") -> tuple[Any, Checkpo
 
     state, meta = read_checkpoint(path, which)
     check_model_name(meta.model)
-    model = timm.create_model(meta.model, pretrained=False, num_classes=meta.num_classes, drop_rate=meta.drop_rate)
+    model = timm.create_model(
+        meta.model, pretrained=False, num_classes=meta.num_classes, drop_rate=meta.drop_rate
+    )
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))

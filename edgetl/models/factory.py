@@ -95,7 +95,9 @@ def create_classifier(
     elif pretrained in WEIGHT_SOURCES:
         src = WEIGHT_SOURCES.get(pretrained)
         if src.arch != name:
-            raise EdgetlError(f"--pretrained {pretrained} holds weights for {src.arch}, not {name}; use --model {src.arch}")
+            raise EdgetlError(
+                f"--pretrained {pretrained} holds weights for {src.arch}, not {name}; use --model {src.arch}"
+            )
         model = build(pretrained=False)
         model.load_state_dict(src.load(), strict=True)
         data_override = src.data_config
@@ -106,7 +108,9 @@ def create_classifier(
         _load_backbone_state(model, state, pretrained)
         weights = str(Path(pretrained).resolve())
     else:
-        raise UnknownNameError("weight source (--pretrained)", pretrained, [*WEIGHT_SOURCES.names(), *HUB_NAMES, "none"])
+        raise UnknownNameError(
+            "weight source (--pretrained)", pretrained, [*WEIGHT_SOURCES.names(), *HUB_NAMES, "none"]
+        )
 
     model.reset_classifier(num_classes)
     data_config = _data_config(model, data_override)
@@ -131,5 +135,7 @@ def _load_backbone_state(model: Any, state: dict[str, Any], origin: str) -> None
         )
     for k, v in body.items():
         if tuple(v.shape) != tuple(own[k].shape):
-            raise CheckpointError(f"{origin}: tensor {k} has shape {tuple(v.shape)}, the model expects {tuple(own[k].shape)}")
+            raise CheckpointError(
+                f"{origin}: tensor {k} has shape {tuple(v.shape)}, the model expects {tuple(own[k].shape)}"
+            )
     model.load_state_dict(body, strict=False)

@@ -75,14 +75,18 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, Any]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-def map_by_position(src: dict[str, Any], target_keys_shapes: list[tuple[str, tuple]], origin: str) -> dict[str, Any]:
+def map_by_position(
+    src: dict[str, Any], target_keys_shapes: list[tuple[str, tuple]], origin: str
+) -> dict[str, Any]:
     """Pair two state dicts tensor by tensor in order, checking every shape."""
     if len(src) != len(target_keys_shapes):
         raise CheckpointError(f"{origin}: {len(src)} tensors, the model expects {len(target_keys_shapes)}")
     out = {}
-    for (sk, sv), (tk, tshape) in zip(src.items(), target_keys_shapes):
+    for (sk, sv), (tk, tshape) in zip(src.items(), target_keys_shapes, strict=True):
         if tuple(sv.shape) != tuple(tshape):
-            raise CheckpointError(f"{origin}: tensor {sk} has shape {tuple(sv.shape)}, model's {tk} expects {tuple(tshape)}")
+            raise CheckpointError(
+                f"{origin}: tensor {sk} has shape {tuple(sv.shape)}, model's {tk} expects {tuple(tshape)}"
+            )
         out[tk] = sv
     return out
 

@@ -59,7 +59,9 @@ def load_rgb(path: str | os.PathLike) -> Image.Image:
             with Image.open(path) as img:
                 w, h = img.size
                 if w * h > MAX_PIXELS:
-                    raise BadImageError(f"{path}: {w}x{h} pixels is over the {MAX_PIXELS} limit (decompression-bomb guard)")
+                    raise BadImageError(
+                        f"{path}: {w}x{h} pixels is over the {MAX_PIXELS} limit (decompression-bomb guard)"
+                    )
                 img.load()
                 out = to_rgb(img)
                 out.load()

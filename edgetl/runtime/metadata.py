@@ -39,10 +39,12 @@ class ModelMetadata:
     @classmethod
     def from_props(cls, props: dict[str, str]) -> ModelMetadata:
         """Inverse of `to_props`; raises ValueError naming the missing key."""
-        data = {k[len(PREFIX):]: json.loads(v) for k, v in props.items() if k.startswith(PREFIX)}
+        data = {k[len(PREFIX) :]: json.loads(v) for k, v in props.items() if k.startswith(PREFIX)}
         missing = [k for k in ("labels", "input_size", "mean", "std") if k not in data]
         if missing:
-            raise ValueError(f"no edgetl metadata {', '.join(missing)} in the model (was it exported by edgetl?)")
+            raise ValueError(
+                f"no edgetl metadata {', '.join(missing)} in the model (was it exported by edgetl?)"
+            )
         known = set(cls.__dataclass_fields__)
         extra = {k: v for k, v in data.items() if k not in known}
         md = cls(**{k: v for k, v in data.items() if k in known})
