@@ -56,7 +56,7 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
             if len(args) != len(value):
                 raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
             return tuple(
-                _check_type(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value, strict=True))
+                _check_type(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
             )
         inner = args[0] if args else Any
         out = [_check_type(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]

@@ -209,3 +209,13 @@ def test_offline_lite0_weights_classify_imagenet_photos() -> None:
     with torch.inference_mode():
         correct = (model(x).argmax(1) == labels).sum().item()
     assert correct >= 17, f"{correct}/20 top-1"
+
+
+def test_config_fixed_length_tuple_keeps_values() -> None:
+    @dataclass
+    class _Scale:
+        scale: tuple[float, float] = (0.08, 1.0)
+
+    assert from_dict(_Scale, {"scale": [0.5, 1]}).scale == (0.5, 1.0)
+    with pytest.raises(ConfigError, match="expected 2 values, got 3"):
+        from_dict(_Scale, {"scale": [0.5, 1, 2]})

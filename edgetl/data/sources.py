@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 
 from edgetl.errors import DataError, UnknownNameError
 
-Item = Union[str, np.ndarray]  # an image file path, or an HxWx3 uint8 RGB array (built-in datasets)
+Item = str | np.ndarray  # an image file path, or an HxWx3 uint8 RGB array (built-in datasets)
 Sample = tuple[Item, int]
 
 # torchvision's ImageFolder extensions (torchvision.datasets.folder.IMG_EXTENSIONS) plus GIF,
@@ -69,7 +67,10 @@ class DataSplits:
             "num_train": len(self.train),
             "num_val": len(self.val),
             "counts": {"train": self.counts("train"), "val": self.counts("val")},
-            "skipped": {"count": len(self.skipped), "files": [{"path": p, "reason": r} for p, r in self.skipped]},
+            "skipped": {
+                "count": len(self.skipped),
+                "files": [{"path": p, "reason": r} for p, r in self.skipped],
+            },
             "fingerprint": self.fingerprint,
         }
 
@@ -92,6 +93,8 @@ def load_splits(data: str | os.PathLike, val_split: float | None = None, seed: i
     """
     if val_split is not None and not (isinstance(val_split, (int, float)) and 0.0 < float(val_split) < 1.0):
         raise DataError(f"--val-split must be a fraction between 0 and 1 (e.g. 0.2), got {val_split!r}")
+    if not os.fspath(data).strip():
+        raise DataError("--data is empty; pass a folder of class folders or a built-in dataset name")
     path = Path(os.path.expanduser(os.fspath(data)))
     if path.is_dir():
         return _load_folder(path.resolve(), val_split, seed)
@@ -101,19 +104,15 @@ def load_splits(data: str | os.PathLike, val_split: float | None = None, seed: i
     if name in BUILTIN_DATASETS:
         return _load_builtin(name, val_split, seed)
     if path.exists():
-        raise DataError(f"--data {name}: is a file, not a folder; pass a folder of class folders or a built-in dataset")
-    try:
-        BUILTIN_DATASETS.get(name)
-    except UnknownNameError as e:
         raise DataError(
-            f"--data {name}: no such folder, and not a built-in dataset (built-ins: "
-            f"{', '.join(BUILTIN_DATASETS.names())}){_hint(e)}; pass an existing folder or a built-in name"
-        ) from None
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _hint(e: UnknownNameError) -> str:
-    return f"; did you mean {', '.join(repr(s) for s in e.suggestions)}?" if e.suggestions else ""
+            f"--data {name}: is a file, not a folder; pass a folder of class folders or a built-in dataset"
+        )
+    close = UnknownNameError("built-in dataset", name, BUILTIN_DATASETS.names()).suggestions
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise DataError(
+        f"--data {name}: no such folder, and not a built-in dataset (built-ins: "
+        f"{', '.join(BUILTIN_DATASETS.names())}){hint}; pass an existing folder or a built-in name"
+    )
 
 
 # ----------------------------------------------------------------------------------------- built-in
@@ -190,6 +189,14 @@ def _load_folder(root: Path, val_split: float | None, seed: int) -> DataSplits:
             )
         found = {"all": _scan_classes(root, classes)}
 
+    for split, per_class in found.items():  # fail fast, before decoding anything
+        base = root if layout == "split" else (train_dir if split == "train" else val_dir)
+        for name, listed in per_class.items():
+            if not listed:
+                raise DataError(
+                    f"class folder {base / name} has no usable image ({_why_empty(base / name)}); "
+                    "add images or remove the folder"
+                )
     files = [f for per_class in found.values() for paths in per_class.values() for f in paths]
     bad = dict(_check_images(files))
     skipped = [(str(p), bad[p]) for p in files if p in bad]
@@ -202,8 +209,10 @@ def _load_folder(root: Path, val_split: float | None, seed: int) -> DataSplits:
             listed = per_class[name]
             good = [p for p in listed if p not in bad]
             if not good:
-                why = f"all {len(listed)} files are unreadable" if listed else _why_empty(base / name)
-                raise DataError(f"class folder {base / name} has no usable image ({why}); add images or remove the folder")
+                raise DataError(
+                    f"class folder {base / name} has no usable image (all {len(listed)} files are unreadable, "
+                    f"e.g. {listed[0].name}: {bad[listed[0]]}); add images or remove the folder"
+                )
             samples[split].extend((str(p), label) for p in good)
 
     if layout == "split":
@@ -227,11 +236,22 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name == "__MACOSX"
 
 
+def _links_back(entry: os.DirEntry, real_parent: str) -> bool:
+    """True for a symlink to `real_parent` itself or to a folder above it (following it would loop)."""
+    if not entry.is_symlink():
+        return False
+    target = os.path.realpath(entry.path)
+    return real_parent == target or real_parent.startswith(target.rstrip(os.sep) + os.sep)
+
+
 def _class_dirs(folder: Path) -> list[str]:
     """Sorted sub-folder names (symlinks to folders count), like torchvision's `find_classes`, minus hidden ones."""
+    real = os.path.realpath(folder)
     try:
         with os.scandir(folder) as it:
-            names = sorted(e.name for e in it if not _is_hidden(e.name) and _entry_is_dir(e))
+            names = sorted(
+                e.name for e in it if not _is_hidden(e.name) and _entry_is_dir(e) and not _links_back(e, real)
+            )
     except OSError as e:
         raise DataError(f"cannot list {folder}: {e.strerror or e}; check it exists and is readable") from None
     return names
@@ -272,6 +292,7 @@ def _image_files(folder: Path) -> list[Path]:
         if key in seen:  # a symlink loop, or the same folder linked twice
             continue
         seen.add(key)
+        real = os.path.realpath(d)
         try:
             with os.scandir(d) as it:
                 entries = list(it)
@@ -281,6 +302,8 @@ def _image_files(folder: Path) -> list[Path]:
             if _is_hidden(e.name):
                 continue
             if _entry_is_dir(e):
+                if _links_back(e, real):
+                    continue  # a link to this folder or one above it: a loop, holding other classes' images
                 stack.append(Path(e.path))
             elif e.name.lower().endswith(IMG_EXTENSIONS):
                 out.append(Path(e.path))
@@ -326,7 +349,7 @@ def _check_images(files: Iterable[Path], workers: int | None = None) -> list[tup
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edgetl-check") as pool:
             results = list(pool.map(_check_one, files, chunksize=8))
-    return [(p, r) for p, r in zip(files, results) if r is not None]
+    return [(p, r) for p, r in zip(files, results, strict=True) if r is not None]
 
 
 def _stratified_split(
@@ -347,7 +370,9 @@ def _stratified_split(
     try:
         tr, va = train_test_split(idx, test_size=val_split, random_state=seed, stratify=labels, shuffle=True)
     except ValueError as e:
-        raise DataError(f"{root}: cannot split with --val-split {val_split}: {e}; add images or change it") from None
+        raise DataError(
+            f"{root}: cannot split with --val-split {val_split}: {e}; add images or change it"
+        ) from None
     return [samples[i] for i in sorted(tr)], [samples[i] for i in sorted(va)]
 
 
@@ -358,11 +383,14 @@ def _fingerprint(root: Path, classes: list[str], train: list[Sample], val: list[
     for split, samples in (("train", train), ("val", val)):
         h.update(f"{split}:{len(samples)}\n".encode())
         for p, label in samples:
-            st = os.stat(p)
+            try:
+                st = os.stat(p)
+                size, mtime = st.st_size, st.st_mtime_ns
+            except OSError:  # vanished since the check: still a stable, different key
+                size, mtime = -1, -1
             rel = Path(p).relative_to(root).as_posix()
-            h.update(f"{rel}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+            h.update(f"{rel}\t{label}\t{size}\t{mtime}\n".encode())
     return h.hexdigest()
 
 
 __all__ = ["IMG_EXTENSIONS", "DataSplits", "Item", "Sample", "load_splits", "skipped_message"]
-_ = stat  # noqa: F841

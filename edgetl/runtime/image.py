@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-# Refuse images whose pixel count would be a decompression bomb (PIL's default limit x2 warns,
-# we make its warning an error at 2x the default too: ~179 Mpx).
+# Refuse images over PIL's decompression-bomb threshold (~89.5 Mpx): PIL itself only warns
+# there (and errors at 2x); we make that warning an error, so the limit is ~89.5 Mpx.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 

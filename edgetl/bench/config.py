@@ -1,0 +1,76 @@
+"""`BenchConfig`: what to measure, where, and how long. Validates itself and names the bad option.
+
+    cfg = BenchConfig(models=["runs/ants"], providers=["cpu"], batch=[1, 8], threads=2)
+    report = bench(cfg)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgetl.config import ConfigError
+from edgetl.runtime.providers import PROVIDERS
+
+DEFAULT_RUNS = 100  # timed runs per cell when neither --runs nor --time-budget is given
+
+
+@dataclass
+class BenchConfig:
+    models: list[str]  # .onnx files and/or run directories (all of RUN_DIR/export/*.onnx)
+    torch: str | None = "auto"  # PyTorch eager baseline: "auto" (a run dir's best checkpoint), "none", or a checkpoint/run dir
+    providers: list[str] = field(default_factory=lambda: ["cpu"])  # cpu, cuda, tensorrt
+    batch: list[int] = field(default_factory=lambda: [1])
+    threads: int = 2  # intra-op threads for onnxruntime and torch alike
+    data: str | None = None  # val folder / dataset root / built-in name; None: the run's own val split
+    max_images: int | None = None  # score at most this many images (first N, in order)
+    warmup: int = 10  # untimed calls per cell and round
+    runs: int | None = None  # timed calls per cell, over all rounds (default 100 without --time-budget)
+    time_budget: float | None = None  # seconds per cell, over all rounds
+    repeat: int = 3  # rounds; cells are interleaved in each round, spread = across rounds
+    pool: int = 32  # distinct images cycled through by timed calls
+    out: str | None = None  # output folder (default RUN_DIR/bench, or ./bench-results)
+    plots: bool = True
+    cuda_host_copies: bool = False  # CUDA timing includes host<->device copies (default: device-resident I/O)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.models, str):
+            self.models = [self.models]
+        if not self.models:
+            raise ConfigError("bench needs at least one .onnx file or run directory")
+        self.providers = [p.strip().lower() for p in self.providers if p.strip()]
+        if not self.providers:
+            raise ConfigError("--providers is empty; use e.g. cpu or cpu,cuda")
+        for p in self.providers:
+            PROVIDERS.get(p)  # UnknownNameError suggests close names
+        if len(set(self.providers)) != len(self.providers):
+            raise ConfigError(f"--providers lists a provider twice: {','.join(self.providers)}")
+        if not self.batch or any(not isinstance(b, int) or b < 1 for b in self.batch):
+            raise ConfigError(f"--batch must be positive integers, e.g. 1,8,32; got {self.batch}")
+        self.batch = sorted(set(self.batch))
+        if not isinstance(self.threads, int) or self.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {self.threads}")
+        if self.warmup < 0:
+            raise ConfigError(f"--warmup must be >= 0, got {self.warmup}")
+        if self.runs is not None and self.runs < 1:
+            raise ConfigError(f"--runs must be >= 1, got {self.runs}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise ConfigError(f"--time-budget must be > 0 seconds, got {self.time_budget}")
+        if self.repeat < 1:
+            raise ConfigError(f"--repeat must be >= 1, got {self.repeat}")
+        if self.pool < 1:
+            raise ConfigError(f"--pool must be >= 1, got {self.pool}")
+        if self.max_images is not None and self.max_images < 1:
+            raise ConfigError(f"--max-images must be >= 1, got {self.max_images}")
+        if self.torch is not None and self.torch.strip().lower() in ("", "none", "off", "no"):
+            self.torch = None
+        if self.runs is None and self.time_budget is None:
+            self.runs = DEFAULT_RUNS
+
+    def per_round(self) -> tuple[int | None, float | None]:
+        """(timed runs, seconds) for one round of one cell."""
+        runs = None if self.runs is None else max(1, -(-self.runs // self.repeat))
+        budget = None if self.time_budget is None else self.time_budget / self.repeat
+        return runs, budget
+
+
+__all__ = ["DEFAULT_RUNS", "BenchConfig"]

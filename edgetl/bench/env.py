@@ -1,0 +1,116 @@
+"""What a benchmark ran on, stored with every result: numbers without it cannot be compared.
+
+    env = environment()
+    env["cpu"]["model"], env["cpu"]["flags"]["avx512_vnni"], env["versions"]["onnxruntime"]
+
+CPU model and the ISA flags that decide INT8/BF16 speed (AVX2, AVX-512, VNNI, BF16, AMX) come
+from /proc/cpuinfo; package versions from installed metadata (nothing heavy is imported here).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# /proc/cpuinfo flag -> our name. VNNI and BF16 make INT8/BF16 fast on x86 (see NOTES).
+CPU_FLAGS = {
+    "avx2": "avx2",
+    "fma": "fma",
+    "avx512f": "avx512f",
+    "avx512bw": "avx512bw",
+    "avx512_vnni": "avx512_vnni",
+    "avx_vnni": "avx_vnni",
+    "avx512_bf16": "avx512_bf16",
+    "amx_int8": "amx_int8",
+    "amx_bf16": "amx_bf16",
+}
+PACKAGES = ("edgetl", "onnxruntime-gpu", "onnxruntime", "onnx", "numpy", "pillow", "torch", "torchvision", "timm")
+
+
+def cpu_info(cpuinfo: str | None = None) -> dict[str, Any]:
+    """Model name, flags and core counts (Linux /proc/cpuinfo; platform fallbacks elsewhere)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            cpuinfo = ""
+    model, flags = "", set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and not model:
+            model = value.strip()
+        elif key in ("flags", "Features") and not flags:
+            flags = set(value.split())
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False)
+    except Exception:  # psutil missing or unsupported platform: leave unknown
+        physical = None
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    return {
+        "model": model or platform.processor() or platform.machine(),
+        "arch": platform.machine(),
+        "flags": {name: flag in flags for flag, name in CPU_FLAGS.items()},
+        "logical_cores": os.cpu_count(),
+        "physical_cores": physical,
+        "usable_cores": usable,
+    }
+
+
+def versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def gpu_info() -> dict[str, Any] | None:
+    """Name/memory of CUDA device 0 when torch is already imported and sees one; None otherwise."""
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None and torch.cuda.is_available():
+            p = torch.cuda.get_device_properties(0)
+            return {"name": p.name, "memory_gb": round(p.total_memory / 2**30, 1), "cuda": torch.version.cuda}
+    except Exception:  # a broken driver must not stop the report
+        return None
+    return None
+
+
+def environment() -> dict[str, Any]:
+    import onnxruntime as ort
+
+    try:
+        import psutil
+
+        mem_gb = round(psutil.virtual_memory().total / 2**30, 1)
+    except Exception:
+        mem_gb = None
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {
+        "cpu": cpu_info(),
+        "memory_gb": mem_gb,
+        "gpu": gpu_info(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions(),
+        "onnxruntime_available_providers": list(ort.get_available_providers()),
+        "load_average": load,
+    }
+
+
+__all__ = ["CPU_FLAGS", "cpu_info", "environment", "gpu_info", "versions"]

@@ -1,0 +1,200 @@
+"""INT8 variants with onnxruntime.quantization: dynamic (weights only) and static QDQ.
+
+    reader = ArrayCalibrationReader(calib_inputs)                 # N preprocessed TRAIN images
+    q = StaticQuantizer(fp32_path, scheme, reader, "minmax", workdir)
+    q.quantize(workdir / "int8.onnx", exclude=["/blocks/blocks.0/Conv"])   # re-uses the calibration
+    quantize_int8_dynamic(fp32_path, out_path, scheme)
+
+Static INT8 follows onnxruntime's recipe: `quant_pre_process` (shape inference + basic graph
+optimisation), QDQ format, per-channel weights, calibration ranges computed once and cached
+(`calibration_cache_path`) so the accuracy budget can re-quantize with nodes kept in float
+without calibrating again. The scheme (U8/S8, symmetric or not) comes from the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod
+
+from edgetl.errors import ExportError
+from edgetl.export.targets import QuantScheme
+
+CALIBRATION_METHODS = {
+    "minmax": CalibrationMethod.MinMax,
+    "entropy": CalibrationMethod.Entropy,
+    "percentile": CalibrationMethod.Percentile,
+}
+MAX_IMAGES_PER_PASS = 16  # calibration runs this many images, folds them into the ranges, frees them
+
+
+def _qtype(name: str) -> Any:
+    from onnxruntime.quantization import QuantType
+
+    return {"u8": QuantType.QUInt8, "s8": QuantType.QInt8}[name]
+
+
+def stratified(samples: list, n: int, seed: int = 0) -> list:
+    """Up to `n` samples taking classes in turn (shuffled within each class with `seed`)."""
+    by_class: dict[int, list] = defaultdict(list)
+    for s in samples:
+        by_class[int(s[1])].append(s)
+    rng = random.Random(seed)
+    pools = []
+    for label in sorted(by_class):
+        items = list(by_class[label])
+        rng.shuffle(items)
+        pools.append(items)
+    out: list = []
+    while len(out) < n and any(pools):
+        for pool in pools:
+            if pool and len(out) < n:
+                out.append(pool.pop())
+    return out
+
+
+class ArrayCalibrationReader(CalibrationDataReader):
+    """Feeds preprocessed images one at a time (works for static batch 1 too)."""
+
+    def __init__(self, inputs: np.ndarray, input_name: str = "input"):
+        self.inputs = inputs
+        self.input_name = input_name
+        self.start, self.end = 0, len(inputs)
+        self._i = 0
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        """Used by onnxruntime's strided calibration (`CalibStridedMinMax`)."""
+        self.start, self.end = start_index, min(end_index, len(self.inputs))
+        self._i = self.start
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self._i >= self.end:
+            return None
+        x = self.inputs[self._i : self._i + 1]
+        self._i += 1
+        return {self.input_name: x}
+
+    def rewind(self) -> None:
+        self.start, self.end, self._i = 0, len(self.inputs), 0
+
+
+def _stride(n: int) -> int:
+    """Largest divisor of n up to MAX_IMAGES_PER_PASS (onnxruntime requires an even split)."""
+    return max(d for d in range(1, min(n, MAX_IMAGES_PER_PASS) + 1) if n % d == 0)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """onnxruntime.quantization logs advice through the root logger; mute it while it runs."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def preprocess(fp32_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+    """onnxruntime's `quant_pre_process`: symbolic shape inference + basic optimisation."""
+    from onnxruntime.quantization import quant_pre_process
+
+    try:
+        with quiet():
+            quant_pre_process(str(fp32_path), str(out_path), skip_symbolic_shape=False)
+    except Exception as e:
+        raise ExportError(f"int8: onnxruntime's quant_pre_process failed ({type(e).__name__}: {e})") from None
+    return Path(out_path)
+
+
+def quantize_int8_dynamic(fp32_path: str | os.PathLike, out_path: str | os.PathLike, scheme: QuantScheme) -> Path:
+    """Weights to INT8 ahead of time, activations quantized on the fly per batch."""
+    from onnxruntime.quantization import quantize_dynamic
+
+    try:
+        with quiet():
+            quantize_dynamic(
+                str(fp32_path),
+                str(out_path),
+                weight_type=_qtype(scheme.weights),
+                per_channel=scheme.per_channel,
+                reduce_range=scheme.reduce_range,
+            )
+    except Exception as e:
+        raise ExportError(f"int8-dynamic: onnxruntime's quantize_dynamic failed ({type(e).__name__}: {e})") from None
+    return Path(out_path)
+
+
+class StaticQuantizer:
+    """Static QDQ quantization of one pre-processed model; calibrates once, quantizes many times."""
+
+    def __init__(
+        self,
+        pre_path: str | os.PathLike,
+        scheme: QuantScheme,
+        reader: ArrayCalibrationReader,
+        method: str,
+        workdir: str | os.PathLike,
+        always_exclude: list[str] | None = None,
+    ):
+        self.pre_path = Path(pre_path)
+        self.scheme = scheme
+        self.reader = reader
+        self.method = method
+        self.cache = Path(workdir) / f"calibration-{method}.json"
+        self.always_exclude = list(always_exclude or [])
+
+    def quantize(self, out_path: str | os.PathLike, exclude: list[str] | None = None) -> Path:
+        from onnxruntime.quantization import QuantFormat, quantize_static
+
+        self.reader.rewind()
+        s = self.scheme
+        extra = {
+            "ActivationSymmetric": s.activation_symmetric,
+            "WeightSymmetric": s.weight_symmetric,
+            "CalibStridedMinMax": _stride(len(self.reader)),
+        }
+        first = not self.cache.exists()
+        try:
+            with quiet():
+                quantize_static(
+                    str(self.pre_path),
+                    str(out_path),
+                    self.reader if first else None,
+                    quant_format=QuantFormat.QDQ,
+                    per_channel=s.per_channel,
+                    reduce_range=s.reduce_range,
+                    activation_type=_qtype(s.activations),
+                    weight_type=_qtype(s.weights),
+                    nodes_to_exclude=[*self.always_exclude, *(exclude or [])],
+                    calibrate_method=CALIBRATION_METHODS[self.method],
+                    extra_options=extra,
+                    calibration_cache_path=str(self.cache),
+                )
+        except Exception as e:
+            if first:
+                self.cache.unlink(missing_ok=True)
+            raise ExportError(f"int8: onnxruntime's quantize_static failed ({type(e).__name__}: {e})") from None
+        return Path(out_path)
+
+
+__all__ = [
+    "CALIBRATION_METHODS",
+    "ArrayCalibrationReader",
+    "StaticQuantizer",
+    "preprocess",
+    "quantize_int8_dynamic",
+    "quiet",
+    "stratified",
+]

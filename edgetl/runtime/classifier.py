@@ -1,0 +1,323 @@
+"""`Classifier`: an exported edgetl .onnx file as an image classifier, with no torch in sight.
+
+    clf = Classifier.load("model.onnx", providers="auto", threads=2)
+    p = clf.predict("bee.jpg")                 # one input -> one Prediction
+    p.label, p.score, p.topk                   # "bees", 0.97, [("bees", 0.97), ("ants", 0.03)]
+    ps = clf.predict(["a.jpg", pil_img, arr])  # a list (or an N x H x W x 3 uint8 array) -> list[Prediction]
+    logits = clf.logits(batch)                 # already preprocessed (N, 3, H, W) float32 -> (N, classes)
+
+Single in, single out; a batch (list/tuple, or a 4-D array) in, a list out; `predict_batch`
+always returns a list. The preprocessing comes from the file's own metadata (see
+`edgetl.runtime.metadata`), so the app needs nothing but the .onnx file. One `Classifier`
+may serve many threads at once: onnxruntime's `run` is thread-safe and preprocessing is
+stateless.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+from PIL import Image
+
+from edgetl.errors import EdgetlError
+from edgetl.runtime.image import load_rgb, to_rgb
+from edgetl.runtime.metadata import ModelMetadata
+from edgetl.runtime.preprocess import Preprocess
+from edgetl.runtime.providers import Session, create_session
+
+ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+DEFAULT_CHUNK = 32  # images per onnxruntime call when the model's batch axis is dynamic
+
+_ORT_TO_NUMPY = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
+
+
+class InputError(EdgetlError, ValueError):
+    """An input the model cannot take (wrong type, rank, dtype or size); says what it expects."""
+
+
+@dataclass
+class Prediction:
+    label: str  # top-1 class name
+    index: int  # top-1 class index into Classifier.labels
+    score: float  # top-1 probability
+    topk: list[tuple[str, float]] = field(default_factory=list)  # best first
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "index": self.index,
+            "score": self.score,
+            "topk": [{"label": lab, "prob": p} for lab, p in self.topk],
+        }
+
+
+class Classifier:
+    """Load with `Classifier.load(path, ...)`; see the module docstring."""
+
+    def __init__(self, path: Path, sess: Session, metadata: ModelMetadata, topk: int, load_seconds: float):
+        self.path = path
+        self._sess = sess
+        self.session = sess.session
+        self.metadata = metadata
+        self.labels: list[str] = list(metadata.labels)
+        self.preprocess = Preprocess.from_metadata(metadata)
+        self.topk = topk
+        self.load_seconds = load_seconds
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise EdgetlError(f"{path}: the model has {len(inputs)} inputs; an edgetl classifier has exactly one")
+        inp = inputs[0]
+        self.input_name: str = inp.name
+        self.input_shape: list[Any] = list(inp.shape)
+        if inp.type not in _ORT_TO_NUMPY:
+            raise EdgetlError(f"{path}: input {inp.name!r} has type {inp.type}; expected float, float16 or uint8")
+        self.input_dtype = np.dtype(_ORT_TO_NUMPY[inp.type])
+        self._check_input_spec()
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.logits_name = "logits" if "logits" in outputs else outputs[0]
+        self.probs_name = "probs" if "probs" in outputs else None
+        b = self.input_shape[0]
+        self.static_batch: int | None = b if isinstance(b, int) and b > 0 else None
+
+    # ------------------------------------------------------------------------------- loading
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike,
+        providers: str | Sequence[str] = "auto",
+        threads: int | None = None,
+        topk: int = 5,
+        warn: bool = True,
+    ) -> Classifier:
+        """Open an edgetl .onnx file. providers: "auto" | "cpu" | "cuda" | "tensorrt" | a list of
+        those or of onnxruntime provider names; threads: intra-op threads (None = onnxruntime's default)."""
+        path = Path(path)
+        if not path.is_file():
+            what = "is a directory" if path.is_dir() else "does not exist"
+            raise EdgetlError(f"{path}: {what}; pass an .onnx file written by edgetl export")
+        if topk < 1:
+            raise EdgetlError(f"topk must be >= 1, got {topk}")
+        check_external_data(path)
+        t0 = time.perf_counter()
+        sess = create_session(path, providers, threads=threads, warn=warn)
+        load_seconds = time.perf_counter() - t0
+        metadata = read_metadata(sess.session, path)
+        return cls(path, sess, metadata, topk, load_seconds)
+
+    @property
+    def providers(self) -> list[str]:
+        """onnxruntime providers the session really uses (first = where the graph runs)."""
+        return list(self._sess.used)
+
+    @property
+    def fallback(self) -> str | None:
+        """Why the requested provider is not the one running (None when it is)."""
+        return self._sess.fallback
+
+    @property
+    def device(self) -> str:
+        return self._sess.device
+
+    def __repr__(self) -> str:
+        return (
+            f"Classifier({self.path.name!r}, {len(self.labels)} classes, {self.metadata.precision}, "
+            f"input {self.input_shape} {self.input_dtype}, providers={self.providers})"
+        )
+
+    def _check_input_spec(self) -> None:
+        _, h, w = self.preprocess.input_size
+        shape = self.input_shape
+        if self.preprocess.layout == "nhwc-uint8":
+            want, dtype_ok = [None, h, w, 3], self.input_dtype == np.uint8
+        else:
+            want, dtype_ok = [None, 3, h, w], self.input_dtype in (np.float32, np.float16)
+        fixed_ok = len(shape) == 4 and all(
+            not isinstance(s, int) or s <= 0 or x is None or s == x for s, x in zip(shape, want)
+        )
+        if not (fixed_ok and dtype_ok):
+            raise EdgetlError(
+                f"{self.path}: input {self.input_name!r} is {shape} {self.input_dtype}, but the metadata says "
+                f"{self.preprocess.layout} at {h}x{w}; the file's metadata does not match its graph (re-export it)"
+            )
+
+    # ---------------------------------------------------------------------------- inference
+
+    def predict(self, x: ImageInput | Sequence[ImageInput], topk: int | None = None) -> Prediction | list[Prediction]:
+        """One image (path, PIL image, HxWx3 uint8 array) -> Prediction; a batch -> list[Prediction]."""
+        if _is_batch(x):
+            return self.predict_batch(x, topk)
+        return self.predict_batch([x], topk)[0]
+
+    def predict_batch(self, images: Sequence[ImageInput] | np.ndarray, topk: int | None = None) -> list[Prediction]:
+        """Images -> one Prediction each, in order."""
+        batch = self.preprocess_batch(images)
+        return self.decode(self.probabilities(batch), topk)
+
+    def preprocess_batch(self, images: Sequence[ImageInput] | np.ndarray) -> np.ndarray:
+        """Images -> the model's input batch, exactly as predict() feeds it."""
+        if isinstance(images, np.ndarray):
+            if images.ndim != 4:
+                raise InputError(f"a batch array must be N x H x W x 3 uint8, got shape {images.shape}")
+            images = list(images)
+        elif isinstance(images, (str, os.PathLike, Image.Image)):
+            images = [images]
+        if len(images) == 0:
+            raise InputError("no images given")
+        batch = self.preprocess.batch([to_image(im) for im in images])
+        return batch.astype(self.input_dtype, copy=False)
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """A preprocessed batch (see `preprocess_batch`) -> (N, classes) float32 logits."""
+        return self._run(batch, self.logits_name)
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """A preprocessed batch -> (N, classes) float32 probabilities (the graph's "probs", or softmax)."""
+        if self.probs_name:
+            return self._run(batch, self.probs_name)
+        return softmax(self._run(batch, self.logits_name))
+
+    def decode(self, probs: np.ndarray, topk: int | None = None) -> list[Prediction]:
+        """(N, classes) probabilities -> Predictions with the top-k labels."""
+        k = min(int(topk or self.topk), len(self.labels))
+        if k < 1:
+            raise InputError(f"topk must be >= 1, got {topk}")
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        out = []
+        for row, idx in zip(probs, order):
+            top = [(self.labels[int(i)], float(row[i])) for i in idx]
+            out.append(Prediction(label=top[0][0], index=int(idx[0]), score=top[0][1], topk=top))
+        return out
+
+    def _run(self, batch: np.ndarray, output: str) -> np.ndarray:
+        batch = self._validate(batch)
+        n = batch.shape[0]
+        chunk = self.static_batch or DEFAULT_CHUNK
+        parts = []
+        for start in range(0, n, chunk):
+            part = batch[start : start + chunk]
+            real = part.shape[0]
+            if self.static_batch and real < self.static_batch:  # fixed batch axis: pad, then drop the padding
+                pad = np.zeros((self.static_batch - real, *part.shape[1:]), dtype=part.dtype)
+                part = np.concatenate([part, pad])
+            try:
+                (res,) = self.session.run([output], {self.input_name: part})
+            except Exception as e:  # onnxruntime's errors carry C++ file/line noise
+                raise EdgetlError(f"{self.path.name}: inference failed on a batch of {real} ({e})") from None
+            parts.append(np.asarray(res[:real], dtype=np.float32))
+        return np.concatenate(parts)
+
+    def _validate(self, batch: Any) -> np.ndarray:
+        if not isinstance(batch, np.ndarray):
+            raise InputError(f"expected a numpy array, got {type(batch).__name__}; use predict() for images")
+        h, w = self.preprocess.size
+        if self.preprocess.layout == "nhwc-uint8":
+            want, ok_dtypes = (h, w, 3), (np.uint8,)
+            what = f"N x {h} x {w} x 3 uint8 (NHWC, resized and cropped, not normalised)"
+        else:
+            want, ok_dtypes = (3, h, w), (np.float32, np.float16)
+            what = f"N x 3 x {h} x {w} float32 (NCHW, normalised)"
+        if batch.ndim != 4 or tuple(batch.shape[1:]) != want or batch.shape[0] == 0:
+            raise InputError(f"input batch has shape {tuple(batch.shape)}; {self.path.name} expects {what}")
+        if batch.dtype.type not in ok_dtypes:
+            raise InputError(f"input batch has dtype {batch.dtype}; {self.path.name} expects {what}")
+        return np.ascontiguousarray(batch, dtype=self.input_dtype)
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def to_image(x: ImageInput) -> Image.Image:
+    """A path, PIL image or HxWx3 uint8 RGB array -> RGB PIL image (BadImageError/InputError otherwise)."""
+    if isinstance(x, (str, os.PathLike)):
+        return load_rgb(x)
+    if isinstance(x, Image.Image):
+        return to_rgb(x)
+    if isinstance(x, np.ndarray):
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != 3 or 0 in x.shape:
+            raise InputError(
+                f"an image array must be H x W x 3 uint8 RGB, got {x.dtype} {tuple(x.shape)}; "
+                "for an already preprocessed batch use Classifier.logits()"
+            )
+        return Image.fromarray(np.ascontiguousarray(x), "RGB")
+    raise InputError(f"cannot use a {type(x).__name__} as an image; pass a path, a PIL image or an H x W x 3 uint8 array")
+
+
+def _is_batch(x: Any) -> bool:
+    if isinstance(x, (list, tuple)):
+        return True
+    return isinstance(x, np.ndarray) and x.ndim == 4
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def read_metadata(session: Any, path: Path) -> ModelMetadata:
+    """The edgetl metadata of a loaded session, or an EdgetlError saying what is missing."""
+    props = dict(session.get_modelmeta().custom_metadata_map)
+    try:
+        md = ModelMetadata.from_props(props)
+        labels = md.labels
+        if not isinstance(labels, list) or not labels or not all(isinstance(s, str) for s in labels):
+            raise ValueError("labels must be a non-empty list of class names")
+        if len(tuple(md.input_size)) != 3:
+            raise ValueError(f"input_size must be (C, H, W), got {md.input_size}")
+        Preprocess.from_metadata(md)  # validates interpolation, crop mode, layout, mean/std
+    except (ValueError, TypeError, EdgetlError) as e:
+        raise EdgetlError(f"{path}: bad edgetl metadata: {e}; export the model with `edgetl export`") from None
+    return md
+
+
+def check_external_data(path: Path) -> None:
+    """Refuse a model whose external tensor data lives outside its own folder (path traversal).
+
+    Uses the `onnx` package when installed (it parses the file without loading the data);
+    onnxruntime itself also rejects such paths, so an app without `onnx` is still protected.
+    """
+    try:
+        import onnx
+    except ImportError:  # pragma: no cover - onnx is optional for apps
+        return
+    try:
+        model = onnx.load(os.fspath(path), load_external_data=False)
+    except Exception as e:
+        raise EdgetlError(f"{path}: not a readable ONNX model ({type(e).__name__}: {str(e)[:200]})") from None
+    base = path.resolve().parent
+    for tensor in _all_tensors(model.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        loc = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = (base / loc).resolve()
+        if not loc or os.path.isabs(loc) or not target.is_relative_to(base):
+            raise EdgetlError(
+                f"{path}: tensor {tensor.name!r} points at external data {loc!r} outside the model's folder; "
+                "refusing to read it (keep the .data file next to the .onnx and re-export)"
+            )
+        if not target.is_file():
+            raise EdgetlError(f"{path}: external data file {loc!r} is missing; copy it next to the model")
+
+
+def _all_tensors(graph: Any):
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from _all_tensors(attr.g)
+            for g in attr.graphs:
+                yield from _all_tensors(g)
+
+
+__all__ = ["Classifier", "InputError", "Prediction", "check_external_data", "read_metadata", "softmax", "to_image"]

@@ -1,0 +1,226 @@
+"""`TrainConfig`: every option of `edgetl train`, typed and validated in one place.
+
+    cfg = TrainConfig(data="data/hymenoptera", mode="linear-probe")
+    cfg = load_config(TrainConfig, "train/recipes/lp-ft.yaml", overrides={"lr": 5e-5})
+
+Each field carries its help text (`metadata["help"]`), so the CLI builds its flags from this
+class and cannot drift from it. Validation names the flag (`--lr must be > 0`). The probe stage
+(linear-probe, and the first stage of lp-ft) has its own `lp_*` epochs and learning rate because
+a head on frozen features wants far more, far faster steps than fine-tuning a whole network.
+No torch import here: the CLI imports this module to build its parser.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from edgetl.config import ConfigError
+
+
+def _opt(default: Any, help: str, **meta: Any) -> Any:  # noqa: A002 - mirrors argparse's name
+    return field(default=default, metadata={"help": help, **meta})
+
+
+@dataclass
+class TrainConfig:
+    """Options of one training run; `config_to_dict` of it is RUN_DIR/config.yaml."""
+
+    # --- data and model
+    data: str | None = _opt(
+        None,
+        "image folder (DIR/train/<class>, DIR/val/<class>, or DIR/<class> with --val-split) or a built-in dataset name (digits)",
+    )
+    val_split: float | None = _opt(
+        None, "fraction of a flat DIR/<class> folder held out for validation (stratified, seeded)"
+    )
+    model: str = _opt("tf_efficientnet_lite0", "any timm model name")
+    pretrained: str = _opt(
+        "efficientnet_lite0",
+        "weights: efficientnet_lite0|lite1|lite2 (offline), timm (hub download), a .safetensors/.pth file, or none",
+    )
+    img_size: int | None = _opt(None, "input size in pixels (default: the weights' own size)")
+    mode: str = _opt(
+        "lp-ft",
+        "linear-probe | finetune | lp-ft (probe the head on frozen features, then fine-tune everything)",
+    )
+
+    # --- probe stage (linear-probe, and the first stage of lp-ft): head only, on cached features
+    lp_epochs: int = _opt(20, "epochs of the linear-probe stage (cheap: features are cached)")
+    lp_lr: float = _opt(1e-3, "learning rate of the linear-probe stage")
+
+    # --- fine-tuning stage (finetune, and the second stage of lp-ft): every layer trains
+    epochs: int = _opt(4, "epochs of the fine-tuning stage")
+    lr: float = _opt(
+        1e-4,
+        "peak learning rate of the fine-tuning stage (the head's; earlier layers get less with --layer-decay)",
+    )
+    layer_decay: float = _opt(
+        0.8, "layer-wise LR decay for fine-tuning: layer k from the top gets lr * decay^k (1 = off)"
+    )
+    warmup_epochs: int = _opt(1, "linear warmup epochs at the start of the fine-tuning stage")
+    min_lr: float = _opt(1e-6, "learning rate at the end of the cosine schedule")
+    freeze_bn: bool = _opt(
+        True, "keep BatchNorm statistics and affine weights frozen (eval mode) while fine-tuning"
+    )
+
+    # --- optimisation and regularisation (both stages)
+    batch_size: int = _opt(32, "images (or feature vectors) per step")
+    optimizer: Literal["adamw", "sgd"] = _opt(
+        "adamw", "optimizer (timm create_optimizer_v2; no weight decay on norm/bias)"
+    )
+    weight_decay: float = _opt(0.05, "decoupled weight decay")
+    momentum: float = _opt(0.9, "SGD momentum")
+    drop: float = _opt(0.2, "dropout before the classifier")
+    drop_path: float = _opt(0.1, "stochastic depth rate while fine-tuning")
+    label_smoothing: float = _opt(0.1, "label smoothing of the training loss")
+    clip_grad: float = _opt(0.0, "clip the gradient norm to this value (0 = off)")
+    ema: bool = _opt(
+        False, "evaluate and keep an exponential moving average of the weights (timm ModelEmaV3)"
+    )
+    ema_decay: float = _opt(0.998, "EMA decay per step")
+
+    # --- augmentation while fine-tuning (timm transform factory); the probe uses the eval transform
+    auto_augment: str | None = _opt(
+        "rand-m9-mstd0.5-inc1", "timm policy: rand-..., trivial, augmix-..., original, or none"
+    )
+    hflip: float = _opt(0.5, "horizontal flip probability")
+    scale: tuple[float, float] = _opt((0.08, 1.0), "RandomResizedCrop area range (min max)", nargs=2)
+    color_jitter: float = _opt(0.0, "colour jitter strength (timm ignores it while auto_augment is on)")
+    re_prob: float = _opt(0.0, "random erasing probability")
+    mixup: float = _opt(0.0, "mixup alpha (0 = off)")
+    cutmix: float = _opt(0.0, "cutmix alpha (0 = off)")
+    mixup_prob: float = _opt(1.0, "probability of applying mixup/cutmix to a batch")
+
+    # --- early stopping (per stage; the best epoch of the whole run is restored at the end)
+    monitor: Literal["val_acc", "val_loss"] = _opt("val_acc", "validation metric that picks the best epoch")
+    patience: int = _opt(5, "stop a stage after this many epochs without improvement (0 = never stop early)")
+    min_delta: float = _opt(0.0, "smallest change of the monitored metric that counts as improvement")
+
+    # --- runtime
+    seed: int = _opt(0, "seed of initialisation, data order and augmentation (CPU runs repeat exactly)")
+    device: Literal["auto", "cpu", "cuda"] = _opt("auto", "auto | cpu | cuda")
+    amp: Literal["bf16", "fp16", "none"] = _opt("bf16", "mixed precision on CUDA (ignored on CPU)")
+    channels_last: bool = _opt(True, "channels-last memory format on CUDA")
+    num_workers: int | None = _opt(
+        None, "data loader worker processes (default: 0 on <= 2 CPUs, else up to 8)"
+    )
+    out: str | None = _opt(None, "run directory (default: runs/<model>-<mode>-<timestamp>)")
+    resume: str | None = _opt(
+        None, "continue the interrupted run in this directory from its last complete epoch"
+    )
+    cache_dir: str | None = _opt(
+        None, "feature cache folder (default: $EDGETL_CACHE_DIR or ~/.cache/edgetl/features)"
+    )
+    quiet: bool = _opt(False, "print only warnings, errors and the final result")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.auto_augment, str) and self.auto_augment.strip().lower() in (
+            "",
+            "none",
+            "off",
+            "false",
+        ):
+            self.auto_augment = None
+        self.scale = tuple(float(x) for x in self.scale)  # type: ignore[assignment]
+        _check(self)
+
+    # -- derived values used by the trainer
+    def run_dir(self) -> Path:
+        """The run directory: --resume, --out, or a fresh timestamped folder under runs/."""
+        if self.resume:
+            return Path(self.resume)
+        if self.out:
+            return Path(self.out)
+        import time
+
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = Path("runs") / f"{self.model.replace('/', '_')}-{self.mode}-{stamp}"
+        path, i = base, 1
+        while path.exists():
+            i += 1
+            path = base.with_name(f"{base.name}-{i}")
+        return path
+
+    def feature_cache_dir(self) -> Path:
+        if self.cache_dir:
+            return Path(self.cache_dir).expanduser()
+        env = os.environ.get("EDGETL_CACHE_DIR")
+        if env:
+            return Path(env).expanduser()
+        return Path.home() / ".cache" / "edgetl" / "features"
+
+    def augment(self) -> Any:
+        from edgetl.data import AugmentConfig
+
+        return AugmentConfig(
+            auto_augment=self.auto_augment,
+            hflip=self.hflip,
+            scale=self.scale,
+            color_jitter=self.color_jitter or None,
+            re_prob=self.re_prob,
+        )
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check(cfg: TrainConfig) -> None:
+    """Raise ConfigError naming the first bad option; nothing here touches files or torch."""
+
+    def need(ok: bool, name: str, rule: str) -> None:
+        if not ok:
+            raise ConfigError(f"{_flag(name)} must be {rule} (got {getattr(cfg, name)!r})")
+
+    from edgetl.train.modes import MODES
+
+    MODES.get(cfg.mode)  # UnknownNameError with suggestions
+    need(bool(cfg.model and cfg.model.strip()), "model", "a timm model name")
+    if cfg.val_split is not None:
+        need(0.0 < cfg.val_split < 1.0, "val_split", "a fraction between 0 and 1, e.g. 0.2")
+    if cfg.img_size is not None:
+        need(16 <= cfg.img_size <= 4096, "img_size", "between 16 and 4096 pixels")
+    for name in ("lp_epochs", "epochs", "batch_size"):
+        need(getattr(cfg, name) >= 1, name, ">= 1")
+    for name in ("lp_lr", "lr"):
+        need(getattr(cfg, name) > 0, name, "> 0")
+    need(cfg.min_lr >= 0, "min_lr", ">= 0")
+    need(cfg.min_lr <= cfg.lr, "min_lr", f"<= --lr ({cfg.lr})")
+    need(0 < cfg.layer_decay <= 1, "layer_decay", "in (0, 1] (1 = off)")
+    need(0 <= cfg.warmup_epochs < cfg.epochs, "warmup_epochs", f">= 0 and < --epochs ({cfg.epochs})")
+    need(cfg.weight_decay >= 0, "weight_decay", ">= 0")
+    need(0 <= cfg.momentum < 1, "momentum", "in [0, 1)")
+    for name in ("drop", "drop_path", "label_smoothing"):
+        need(0 <= getattr(cfg, name) < 1, name, "in [0, 1)")
+    need(cfg.clip_grad >= 0, "clip_grad", ">= 0 (0 = off)")
+    need(0 < cfg.ema_decay < 1, "ema_decay", "in (0, 1), e.g. 0.998")
+    for name in ("hflip", "re_prob", "mixup_prob"):
+        need(0 <= getattr(cfg, name) <= 1, name, "a probability in [0, 1]")
+    lo, hi = cfg.scale
+    need(0 < lo <= hi <= 1, "scale", "two numbers 0 < min <= max <= 1")
+    for name in ("color_jitter", "mixup", "cutmix", "min_delta"):
+        need(getattr(cfg, name) >= 0, name, ">= 0")
+    need(cfg.patience >= 0, "patience", ">= 0 (0 = never stop early)")
+    if cfg.num_workers is not None:
+        need(cfg.num_workers >= 0, "num_workers", ">= 0")
+    for name, choices in _literal_choices().items():
+        need(getattr(cfg, name) in choices, name, "one of " + ", ".join(choices))
+
+
+def _literal_choices() -> dict[str, tuple[str, ...]]:
+    """Choices of the Literal-typed fields (checked here too: direct construction skips from_dict)."""
+    import typing
+
+    hints = typing.get_type_hints(TrainConfig)
+    return {n: typing.get_args(t) for n, t in hints.items() if typing.get_origin(t) is Literal}
+
+
+def flag_names() -> dict[str, str]:
+    """Field name -> CLI flag, for messages that point at a flag."""
+    return {f.name: _flag(f.name) for f in fields(TrainConfig)}
+
+
+__all__ = ["TrainConfig", "flag_names"]

@@ -1,0 +1,37 @@
+"""Device and data-loader worker choices, with one-line errors for impossible requests.
+
+device = resolve_device("auto")        # cuda when available, else cpu
+workers = resolve_workers(None, device)
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from edgetl.errors import EdgetlError
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cpu":
+        return torch.device("cpu")
+    available = torch.cuda.is_available()
+    if name == "cuda" and not available:
+        raise EdgetlError(
+            "--device cuda: no CUDA GPU is usable here (torch.cuda.is_available() is False); use --device cpu or auto"
+        )
+    return torch.device("cuda" if available else "cpu")
+
+
+def resolve_workers(requested: int | None, device: torch.device) -> int:
+    """0 (decode in the training process) on small CPU machines, where a worker would only steal a core."""
+    if requested is not None:
+        return requested
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cpus <= 2:
+        return 0
+    return min(8, cpus // 2 if device.type == "cpu" else cpus - 1)
+
+
+__all__ = ["resolve_device", "resolve_workers"]

@@ -1,0 +1,304 @@
+"""The one training loop: every stage of every mode runs through `run_stage`.
+
+    result = run_stage(ctx, runner, stage, stage_index, stopper, first_global_epoch=1, on_epoch=save)
+
+A stage builds its optimizer (timm `create_optimizer_v2`: no weight decay on norm/bias, optional
+layer-wise LR decay), a per-step warmup + cosine schedule (timm `create_scheduler_v2`) and an
+optional EMA (timm `ModelEmaV3`), then trains epoch by epoch until its epochs are done or early
+stopping says so. Everything random in an epoch is seeded from (seed, stage, epoch), and the
+loop state after each epoch is handed to `on_epoch`, which is how `--resume` continues exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgetl.errors import EdgetlError
+from edgetl.train.early_stopping import EarlyStopping
+from edgetl.train.modes import Stage
+from edgetl.train.progress import Reporter, format_epoch
+from edgetl.train.runners import Runner
+
+METRIC_COLUMNS = ["epoch", "stage", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "best"]
+
+
+@dataclass
+class FitContext:
+    """The model and run-wide settings the loop needs (no file I/O in here)."""
+
+    model: nn.Module
+    device: torch.device
+    seed: int
+    optimizer: str = "adamw"
+    weight_decay: float = 0.05
+    momentum: float = 0.9
+    clip_grad: float = 0.0
+    ema: bool = False
+    ema_decay: float = 0.998
+    amp: str = "none"  # bf16 | fp16 | none; only used on CUDA
+    channels_last: bool = False
+    reporter: Reporter = field(default_factory=lambda: Reporter(quiet=True))
+    total_epochs: int = 0  # for "epoch 3/24" lines
+
+
+@dataclass
+class StageState:
+    """What continues a stage mid-way: counters and the optimizer/EMA tensors (plain dicts)."""
+
+    epochs_done: int = 0
+    updates: int = 0
+    optimizer: dict | None = None
+    ema: dict | None = None
+
+
+def epoch_seed(seed: int, stage_index: int, epoch: int) -> int:
+    """A well-mixed 63-bit seed per (run seed, stage, epoch): data order and augmentation depend on nothing else."""
+    return int(np.random.SeedSequence([seed, stage_index, epoch]).generate_state(2, dtype=np.uint64)[0] >> 1)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def build_optimizer(ctx: FitContext, target: nn.Module, stage: Stage) -> torch.optim.Optimizer:
+    from timm.optim import create_optimizer_v2
+
+    opt = {"adamw": "adamw", "sgd": "sgdw"}[ctx.optimizer]  # sgdw: SGD with decoupled weight decay
+    return create_optimizer_v2(
+        target,
+        opt=opt,
+        lr=stage.lr,
+        weight_decay=ctx.weight_decay,
+        momentum=ctx.momentum,
+        layer_decay=stage.layer_decay,
+        filter_bias_and_bn=True,
+    )
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, stage: Stage, updates_per_epoch: int) -> Any:
+    from timm.scheduler import create_scheduler_v2
+
+    scheduler, _ = create_scheduler_v2(
+        optimizer,
+        sched="cosine",
+        num_epochs=stage.epochs,
+        warmup_epochs=stage.warmup_epochs,
+        warmup_lr=min(stage.lr * 0.01, 1e-5) if stage.warmup_epochs else stage.lr,
+        min_lr=stage.min_lr,
+        step_on_epochs=False,
+        updates_per_epoch=max(1, updates_per_epoch),
+    )
+    return scheduler
+
+
+def _autocast(ctx: FitContext) -> Any:
+    if ctx.device.type == "cuda" and ctx.amp != "none":
+        return torch.autocast("cuda", dtype=torch.bfloat16 if ctx.amp == "bf16" else torch.float16)
+    return contextlib.nullcontext()
+
+
+def _to(ctx: FitContext, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = x.to(ctx.device, non_blocking=True)
+    if ctx.channels_last and ctx.device.type == "cuda" and x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, torch.as_tensor(y).to(ctx.device, non_blocking=True)
+
+
+@torch.inference_mode()
+def predict(ctx: FitContext, model: nn.Module, runner: Runner) -> tuple[np.ndarray, np.ndarray]:
+    """(logits (N, C) float64, labels (N,)) over the runner's validation batches, model in eval mode."""
+    was_training = model.training
+    model.eval()
+    scores, labels = [], []
+    try:
+        for x, y in runner.val_batches():
+            x, y = _to(ctx, x, y)
+            with _autocast(ctx):
+                logits = runner.forward(model, x, training=False)
+            scores.append(logits.float().cpu())
+            labels.append(y.cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(scores).double().numpy(), torch.cat(labels).numpy()
+
+
+def val_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    t = torch.from_numpy(scores)
+    y = torch.from_numpy(labels).long()
+    return {"val_loss": float(F.cross_entropy(t, y)), "val_acc": float((t.argmax(1) == y).double().mean())}
+
+
+def train_epoch(
+    ctx: FitContext,
+    runner: Runner,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    ema: Any,
+    scaler: Any,
+    generator: torch.Generator,
+    updates: int,
+    description: str,
+) -> tuple[dict[str, float], int]:
+    """One pass over the training batches; returns (train metrics, update count)."""
+    model = ctx.model
+    runner.set_train(model)
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    loss_sum, correct, seen = 0.0, 0, 0
+    with ctx.reporter.task(description, total=runner.num_batches()) as advance:
+        for x, y in runner.train_batches(generator):
+            x, y = _to(ctx, x, y)
+            inputs, target = runner.mix(x, y)
+            with _autocast(ctx):
+                logits = runner.forward(model, inputs, training=True)
+                loss = runner.criterion(logits, target)
+            if not math.isfinite(loss.item()):
+                raise EdgetlError(
+                    f"training diverged: the loss became {loss.item()} at update {updates + 1}; lower --lr/--lp-lr"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
+            if ctx.clip_grad > 0:
+                nn.utils.clip_grad_norm_(params, ctx.clip_grad)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            updates += 1
+            scheduler.step_update(updates)
+            if ema is not None:
+                ema.update(model, step=updates)
+            n = y.shape[0]
+            loss_sum += loss.item() * n
+            correct += int((logits.detach().argmax(1) == y).sum())
+            seen += n
+            advance(loss=loss_sum / seen)
+    return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1)}, updates
+
+
+@dataclass
+class EpochEnd:
+    """Handed to `on_epoch` after each epoch: the row, whether it is the best, and how to snapshot."""
+
+    row: dict[str, Any]
+    improved: bool
+    stage_done: bool
+    eval_model: nn.Module
+    state: StageState
+    scores: np.ndarray
+    labels: np.ndarray
+
+
+def run_stage(
+    ctx: FitContext,
+    runner: Runner,
+    stage: Stage,
+    stage_index: int,
+    stopper: EarlyStopping,
+    first_global_epoch: int,
+    resume: StageState | None = None,
+    on_epoch: Callable[[EpochEnd], None] | None = None,
+) -> StageState:
+    """Train one stage from `resume` (or its start) until its epochs run out or early stopping fires."""
+    model = ctx.model
+    target = runner.prepare(model)
+    optimizer = build_optimizer(ctx, target, stage)
+    n_batches = runner.num_batches()
+    scheduler = build_scheduler(optimizer, stage, n_batches)
+    ema = None
+    if ctx.ema:
+        from timm.utils import ModelEmaV3
+
+        ema = ModelEmaV3(model, decay=ctx.ema_decay, use_warmup=True)
+    scaler = torch.amp.GradScaler("cuda") if ctx.device.type == "cuda" and ctx.amp == "fp16" else None
+    state = resume or StageState()
+    if resume is not None:
+        if resume.optimizer is not None:
+            optimizer.load_state_dict(resume.optimizer)
+        if ema is not None and resume.ema is not None:
+            ema.module.load_state_dict(resume.ema)
+        scheduler.step_update(resume.updates)
+    else:
+        stopper.start_stage()
+        scheduler.step_update(0)
+
+    for epoch in range(state.epochs_done, stage.epochs):
+        global_epoch = first_global_epoch + epoch
+        start = time.perf_counter()
+        generator = seed_everything(epoch_seed(ctx.seed, stage_index, epoch))
+        train, state.updates = train_epoch(
+            ctx,
+            runner,
+            optimizer,
+            scheduler,
+            ema,
+            scaler,
+            generator,
+            state.updates,
+            f"epoch {global_epoch}/{ctx.total_epochs} {stage.name}",
+        )
+        eval_model = ema.module if ema is not None else model
+        scores, labels = predict(ctx, eval_model, runner)
+        val = val_metrics(scores, labels)
+        seconds = time.perf_counter() - start
+        if epoch == 0 and getattr(getattr(runner, "features", None), "seconds", 0):
+            seconds += runner.features.seconds  # the first probe epoch pays for the features
+        lr = max(g["lr"] for g in optimizer.param_groups)
+        row = {
+            "epoch": global_epoch,
+            "stage": stage.name,
+            **train,
+            **val,
+            "lr": lr,
+            "seconds": seconds,
+            "best": 0,
+        }
+        improved = stopper.update(row, global_epoch)
+        state.epochs_done = epoch + 1
+        state.optimizer = optimizer.state_dict()
+        state.ema = ema.module.state_dict() if ema is not None else None
+        done = stopper.should_stop or state.epochs_done >= stage.epochs
+        ctx.reporter.info(format_epoch(row, ctx.total_epochs, improved))
+        if on_epoch is not None:
+            on_epoch(EpochEnd(row, improved, done, eval_model, state, scores, labels))
+        if stopper.should_stop:
+            ctx.reporter.info(
+                f"early stopping: no {stopper.monitor} improvement for {stopper.patience} epochs "
+                f"(best {stopper.best:.4f} at epoch {stopper.best_epoch})"
+            )
+            break
+    return state
+
+
+__all__ = [
+    "METRIC_COLUMNS",
+    "EpochEnd",
+    "FitContext",
+    "StageState",
+    "build_optimizer",
+    "build_scheduler",
+    "epoch_seed",
+    "predict",
+    "run_stage",
+    "seed_everything",
+    "train_epoch",
+    "val_metrics",
+]

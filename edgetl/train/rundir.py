@@ -1,0 +1,126 @@
+"""The run directory: every file `edgetl train` writes, each written atomically.
+
+    run = RunDir(Path("runs/lite0"))
+    run.create()                              # refuses a non-empty folder
+    run.write_metrics(rows); run.save_state(state)
+
+Layout (the contract read by export, bench and report): config.yaml, data.json, metrics.csv,
+curves.png, checkpoints/{best,last}.safetensors (+ .json), eval/{eval.json,confusion.png}.
+`checkpoints/train_state.pt` holds what `--resume` needs (model, optimizer, EMA, early
+stopping, counters, metrics rows) as plain tensors and dicts, read back with
+`torch.load(weights_only=True)`; it is removed when the run finishes. `is_writer` is the one
+switch a multi-process run flips off on every rank but 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from edgetl._io import atomic_write, atomic_write_json, atomic_write_text
+from edgetl.errors import EdgetlError
+
+STATE_VERSION = 1
+
+
+class RunDir:
+    def __init__(self, path: str | Path, is_writer: bool = True):
+        self.path = Path(path)
+        self.is_writer = is_writer
+        self.config = self.path / "config.yaml"
+        self.data = self.path / "data.json"
+        self.metrics = self.path / "metrics.csv"
+        self.curves = self.path / "curves.png"
+        self.checkpoints = self.path / "checkpoints"
+        self.best = self.checkpoints / "best.safetensors"
+        self.last = self.checkpoints / "last.safetensors"
+        self.state = self.checkpoints / "train_state.pt"
+        self.eval_dir = self.path / "eval"
+
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    def create(self) -> None:
+        """Make the folder; a folder that already holds files is refused (never mix two runs)."""
+        if self.path.exists():
+            if not self.path.is_dir():
+                raise EdgetlError(f"--out {self.path}: exists and is not a folder; choose another --out")
+            if any(self.path.iterdir()):
+                hint = (
+                    f"continue it with --resume {self.path}"
+                    if self.state.exists()
+                    else "choose another --out"
+                )
+                raise EdgetlError(f"--out {self.path}: folder is not empty; {hint}")
+        if self.is_writer:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise EdgetlError(
+                    f"--out {self.path}: cannot create the run folder ({e.strerror or e})"
+                ) from None
+
+    def write_text(self, path: Path, text: str) -> None:
+        if self.is_writer:
+            atomic_write_text(path, text)
+
+    def write_json(self, path: Path, obj: Any) -> None:
+        if self.is_writer:
+            atomic_write_json(path, obj)
+
+    def write_metrics(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _cell(r.get(k)) for k in columns})
+        self.write_text(self.metrics, buf.getvalue())
+
+    def read_metrics(self) -> list[dict[str, str]]:
+        with open(self.metrics, newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+
+    def write_curves(self, rows: list[dict[str, Any]]) -> None:
+        if self.is_writer and rows:
+            from edgetl.metrics import plot_curves
+
+            plot_curves(rows, self.curves)
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        if self.is_writer:
+            import torch
+
+            atomic_write(self.state, lambda tmp: torch.save({"version": STATE_VERSION, **state}, tmp))
+
+    def load_state(self) -> dict[str, Any]:
+        import torch
+
+        if not self.state.is_file():
+            if (self.eval_dir / "eval.json").is_file():
+                raise EdgetlError(f"--resume {self.path}: this run already finished; nothing to resume")
+            raise EdgetlError(
+                f"--resume {self.path}: no {self.state.relative_to(self.path)} (no epoch was completed); start the run again"
+            )
+        try:
+            state = torch.load(self.state, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise EdgetlError(f"--resume {self.path}: unreadable training state {self.state} ({e})") from None
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise EdgetlError(f"--resume {self.path}: training state written by another edgetl version")
+        return state
+
+    def remove_state(self) -> None:
+        if self.is_writer:
+            self.state.unlink(missing_ok=True)
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "" if v is None else v
+
+
+__all__ = ["RunDir"]

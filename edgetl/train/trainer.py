@@ -1,0 +1,332 @@
+"""`train(cfg)`: check everything, run the mode's stages through the one loop, keep the best.
+
+    from edgetl.train import TrainConfig, train
+    result = train(TrainConfig(data="data/hymenoptera", mode="lp-ft"))
+    print(result.run_dir, result.best_epoch, result.best_metrics["val_acc"])
+
+Every bad input (data layout, model name, weight source, option values) fails *before* the run
+directory is created, so a failed start leaves nothing behind. After each epoch the best and
+last checkpoints, metrics.csv and the resumable train state are written atomically; at the end
+the best epoch's weights are restored, evaluated on the validation split (eval/) and the train
+state is removed. `--resume RUN_DIR` re-reads the run's config.yaml and continues after the
+last complete epoch with the same results as an uninterrupted run (CPU, same seed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgetl.config import ConfigError, dump_yaml, load_config
+from edgetl.errors import DataError, EdgetlError
+from edgetl.train.config import TrainConfig, flag_names
+from edgetl.train.progress import Reporter
+
+# Options that may change on --resume: they do not change what is computed.
+RESUME_MAY_CHANGE = ("resume", "quiet", "cache_dir", "out")
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_epoch: int
+    best_stage: str
+    best_metrics: dict[str, float]  # the metrics.csv row of the best epoch
+    stopped_early: bool
+    epochs_run: int
+    eval: dict[str, Any] = field(default_factory=dict)  # classification metrics of the best weights on val
+    classes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def resume_config(cfg: TrainConfig) -> TrainConfig:
+    """The run's own config.yaml; options given alongside --resume must agree with it."""
+    run_dir = Path(cfg.resume)
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise EdgetlError(f"--resume {run_dir}: no config.yaml there; is it an edgetl run directory?")
+    saved = load_config(TrainConfig, path)
+    default = TrainConfig()
+    flags = flag_names()
+    for f in dataclasses.fields(TrainConfig):
+        given, was = getattr(cfg, f.name), getattr(saved, f.name)
+        if f.name in RESUME_MAY_CHANGE or given == getattr(default, f.name) or given == was:
+            continue
+        raise ConfigError(
+            f"{flags[f.name]} {given!r} differs from the run's {was!r}; --resume continues a run exactly as "
+            "configured in its config.yaml (start a new run to change options)"
+        )
+    return dataclasses.replace(
+        saved, resume=str(run_dir), quiet=cfg.quiet, cache_dir=cfg.cache_dir or saved.cache_dir
+    )
+
+
+def _absolute_inputs(cfg: TrainConfig) -> TrainConfig:
+    """Record folders and weight files as absolute paths so --resume and eval work from anywhere."""
+    changes: dict[str, Any] = {}
+    data = Path(cfg.data).expanduser()
+    if data.is_dir():
+        changes["data"] = str(data.resolve())
+    weights = Path(cfg.pretrained).expanduser()
+    if weights.is_file():
+        changes["pretrained"] = str(weights.resolve())
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
+def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
+    """Run (or resume) one training run; see the module docstring."""
+    import torch
+
+    from edgetl.data import load_splits, skipped_message
+    from edgetl.models import CheckpointMeta, create_classifier
+    from edgetl.train.device import resolve_device, resolve_workers
+    from edgetl.train.early_stopping import EarlyStopping
+    from edgetl.train.feature_cache import FeatureCache
+    from edgetl.train.loop import FitContext
+    from edgetl.train.modes import MODES
+    from edgetl.train.rundir import RunDir
+    from edgetl.train.runners import RunnerContext
+
+    started = time.perf_counter()
+    resuming = bool(cfg.resume)
+    if resuming:
+        cfg = resume_config(cfg)
+    if not cfg.data:
+        raise ConfigError(
+            "--data is required: an image folder (DIR/train/<class>, DIR/val/<class>) or a built-in dataset such as 'digits'"
+        )
+    cfg = _absolute_inputs(cfg)
+    reporter = reporter or Reporter(quiet=cfg.quiet)
+
+    # ---- everything that can be wrong is checked before the run folder exists
+    run = RunDir(cfg.run_dir())
+    if not resuming and run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+        run.create()  # raises the "not empty" error
+    device = resolve_device(cfg.device)
+    splits = load_splits(cfg.data, cfg.val_split, cfg.seed)
+    msg = skipped_message(splits.skipped)
+    if msg:
+        reporter.warn(msg)
+    stages = MODES.get(cfg.mode)(cfg)
+    torch.manual_seed(cfg.seed)  # the fresh head's initialisation
+    model, info = create_classifier(
+        cfg.model,
+        len(splits.classes),
+        cfg.pretrained,
+        drop_rate=cfg.drop,
+        drop_path_rate=cfg.drop_path,
+        img_size=cfg.img_size,
+    )
+    state = None
+    if resuming:
+        state = run.load_state()
+        _check_same_data(run, splits)
+    else:
+        run.create()
+        run.write_text(run.config, dump_yaml(dataclasses.replace(cfg, out=str(run.path))))
+        run.write_json(run.data, splits.summary())
+
+    model.to(device)
+    if device.type == "cuda" and cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if device.type == "cpu" and cfg.amp != "none":
+        reporter.info(f"device cpu: --amp {cfg.amp} applies only on CUDA; training in float32")
+    ctx = FitContext(
+        model=model,
+        device=device,
+        seed=cfg.seed,
+        optimizer=cfg.optimizer,
+        weight_decay=cfg.weight_decay,
+        momentum=cfg.momentum,
+        clip_grad=cfg.clip_grad,
+        ema=cfg.ema,
+        ema_decay=cfg.ema_decay,
+        amp=cfg.amp,
+        channels_last=cfg.channels_last,
+        reporter=reporter,
+        total_epochs=sum(s.epochs for s in stages),
+    )
+    rctx = RunnerContext(
+        cfg=cfg,
+        splits=splits,
+        data_config=info.data_config,
+        device=device,
+        num_workers=resolve_workers(cfg.num_workers, device),
+        reporter=reporter,
+        feature_cache=FeatureCache(cfg.feature_cache_dir()),
+    )
+    meta = CheckpointMeta(
+        model=cfg.model,
+        labels=list(splits.classes),
+        data_config=info.data_config,
+        weights=info.weights,
+        run_id=run.name,
+        drop_rate=cfg.drop,
+        drop_path_rate=cfg.drop_path,
+    )
+    session = _Session(run, ctx, meta, EarlyStopping(cfg.monitor, cfg.patience, cfg.min_delta))
+    start_stage, stage_resume = 0, None
+    if state is not None:
+        start_stage, stage_resume = session.restore(state)
+        reporter.info(f"resuming {run.path} after epoch {len(session.rows)}")
+    else:
+        reporter.info(
+            f"training {cfg.model} ({info.weights}) on {splits.source}: {len(splits.train)} train / "
+            f"{len(splits.val)} val images, {len(splits.classes)} classes, mode {cfg.mode}, device {device.type}; "
+            f"run dir {run.path}"
+        )
+
+    try:
+        runner = None
+        for si in range(start_stage, len(stages)):
+            runner = session.run_stage(rctx, stages, si, stage_resume if si == start_stage else None)
+        return session.finish(rctx, stages, runner, splits, started)
+    except KeyboardInterrupt:
+        if run.state.exists():
+            reporter.warn(f"interrupted; continue with: edgetl train --resume {run.path}")
+        raise
+
+
+def _check_same_data(run: Any, splits: Any) -> None:
+    import json
+
+    try:
+        recorded = json.loads(run.data.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError):
+        recorded = None
+    if recorded and recorded != splits.fingerprint:
+        raise DataError(
+            f"--resume {run.path}: the data changed since the run started (files added, removed or modified); "
+            "it cannot continue exactly: start a new run"
+        )
+
+
+class _Session:
+    """The mutable side of one run: rows, best weights, early stopping, and the files after each epoch."""
+
+    def __init__(self, run: Any, ctx: Any, meta: Any, stopper: Any):
+        self.run, self.ctx, self.meta, self.stopper = run, ctx, meta, stopper
+        self.rows: list[dict[str, Any]] = []
+        self.best_state: dict[str, Any] | None = None
+
+    def restore(self, state: dict[str, Any]) -> tuple[int, Any]:
+        from edgetl.train.loop import StageState
+
+        self.ctx.model.load_state_dict(state["model"])
+        self.stopper.load_state_dict(state["stopper"])
+        self.rows = [dict(r) for r in state["rows"]]
+        self.best_state = state["best_model"]
+        if state["stage_done"]:
+            return int(state["stage_index"]) + 1, None
+        return int(state["stage_index"]), StageState(**state["stage"])
+
+    def _meta(self, row: dict[str, Any]) -> Any:
+        keys = ("train_loss", "train_acc", "val_loss", "val_acc")
+        return dataclasses.replace(
+            self.meta, epoch=int(row["epoch"]), metrics={k: float(row[k]) for k in keys}
+        )
+
+    def run_stage(self, rctx: Any, stages: list, si: int, resume: Any) -> Any:
+        from edgetl.models import save_checkpoint
+        from edgetl.train.loop import METRIC_COLUMNS, run_stage
+        from edgetl.train.runners import RUNNERS
+
+        stage, model, run = stages[si], self.ctx.model, self.run
+        if resume is None and si > 0 and self.best_state is not None:
+            model.load_state_dict(self.best_state)  # e.g. fine-tuning starts from the best probed head
+        runner = RUNNERS.get(stage.kind)(rctx)
+        first_epoch = len(self.rows) - (resume.epochs_done if resume else 0) + 1
+
+        def on_epoch(end: Any) -> None:
+            row = end.row
+            if end.improved:
+                self.best_state = {
+                    k: v.detach().cpu().clone() for k, v in end.eval_model.state_dict().items()
+                }
+                for r in self.rows:
+                    r["best"] = 0
+                row["best"] = 1
+                if run.is_writer:
+                    save_checkpoint(run.best, end.eval_model, self._meta(row))
+            self.rows.append(row)
+            if run.is_writer:
+                save_checkpoint(run.last, end.eval_model, self._meta(row))
+            run.write_metrics(self.rows, METRIC_COLUMNS)
+            if runner.kind == "finetune" or end.stage_done:
+                run.write_curves(self.rows)
+            run.save_state(
+                {
+                    "stage_index": si,
+                    "stage_done": end.stage_done,
+                    "stage": dataclasses.asdict(end.state),
+                    "model": model.state_dict(),
+                    "best_model": self.best_state,
+                    "stopper": self.stopper.state_dict(),
+                    "rows": self.rows,
+                }
+            )
+
+        run_stage(self.ctx, runner, stage, si, self.stopper, first_epoch, resume, on_epoch)
+        return runner
+
+    def finish(self, rctx: Any, stages: list, runner: Any, splits: Any, started: float) -> TrainResult:
+        from edgetl.metrics import classification_metrics, format_metrics, plot_confusion
+        from edgetl.train.loop import METRIC_COLUMNS, predict
+        from edgetl.train.runners import RUNNERS
+
+        run, model, rep = self.run, self.ctx.model, self.ctx.reporter
+        if self.best_state is None:
+            raise EdgetlError(
+                "no epoch produced a usable validation metric (NaN); check the data and lower the learning rate"
+            )
+        model.load_state_dict(self.best_state)
+        if runner is None:  # resumed after the last epoch: only the final evaluation was missing
+            runner = RUNNERS.get(stages[-1].kind)(rctx)
+            runner.prepare(model)
+        scores, labels = predict(self.ctx, model, runner)
+        metrics = classification_metrics(scores, labels, splits.classes)
+        best = next(r for r in self.rows if int(r["best"]) == 1)
+        report = {
+            **metrics,
+            "split": "val",
+            "data": splits.source,
+            "checkpoint": "best",
+            "epoch": int(best["epoch"]),
+            "stage": best["stage"],
+        }
+        run.write_json(run.eval_dir / "eval.json", report)
+        if run.is_writer:
+            plot_confusion(metrics["confusion"], splits.classes, run.eval_dir / "confusion.png")
+        run.write_metrics(self.rows, METRIC_COLUMNS)
+        run.write_curves(self.rows)
+        run.remove_state()
+        failed = getattr(runner, "failed", lambda: [])()
+        if failed:
+            from edgetl.data import skipped_message
+
+            rep.warn(f"during training {skipped_message(failed)} (neighbouring images were used instead)")
+        stopped = any(sum(1 for r in self.rows if r["stage"] == s.name) < s.epochs for s in stages)
+        rep.info(format_metrics(metrics))
+        rep.result(
+            f"best epoch {best['epoch']} ({best['stage']}): val acc {100 * float(best['val_acc']):.2f}%, "
+            f"val loss {float(best['val_loss']):.4f}; run dir {run.path}"
+        )
+        return TrainResult(
+            run_dir=run.path,
+            best_epoch=int(best["epoch"]),
+            best_stage=str(best["stage"]),
+            best_metrics={
+                k: best[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+            },
+            stopped_early=stopped,
+            epochs_run=len(self.rows),
+            eval=report,
+            classes=list(splits.classes),
+            seconds=time.perf_counter() - started,
+        )
+
+
+__all__ = ["TrainResult", "resume_config", "train"]
