@@ -154,7 +154,9 @@ def quantize_tiny(src: Path, dst: Path) -> Path:
     return stamp(dst, md)
 
 
-def make_run_dir(run_dir: Path, data_root: Path, labels=("ant", "bee"), int8: bool = True, fit: bool = True) -> Path:
+def make_run_dir(
+    run_dir: Path, data_root: Path, labels=("ant", "bee"), int8: bool = True, fit: bool = True
+) -> Path:
     """A RUN_DIR as train/export leave it: config.yaml, checkpoints/best.safetensors, export/*.onnx."""
     import yaml
 
@@ -165,7 +167,9 @@ def make_run_dir(run_dir: Path, data_root: Path, labels=("ant", "bee"), int8: bo
     if fit:
         model = fit_colors(model, data_root, labels, TINY_CONFIG)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump({"data": str(data_root), "val_split": None, "seed": 0}))
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump({"data": str(data_root), "val_split": None, "seed": 0})
+    )
     meta = CheckpointMeta(model=TINY_MODEL, labels=labels, data_config=dict(TINY_CONFIG), run_id="test")
     save_checkpoint(run_dir / "checkpoints" / "best.safetensors", model, meta)
     fp32 = export_tiny(run_dir / "export" / f"{TINY_MODEL}-fp32-cpu-x86.onnx", labels, model=model)

@@ -36,7 +36,9 @@ class OrtBackend:
         if self.device == "cpu":
             return "session.run on a preprocessed batch (numpy in, numpy out); preprocessing excluded"
         if self.host_copies:
-            return "run_with_iobinding incl. host->GPU input and GPU->host output copies; preprocessing excluded"
+            return (
+                "run_with_iobinding incl. host->GPU input and GPU->host output copies; preprocessing excluded"
+            )
         return "run_with_iobinding, input already on the GPU, output left on the GPU (no host copies); preprocessing excluded"
 
     def fixed_batch(self) -> int | None:

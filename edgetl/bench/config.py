@@ -2,6 +2,8 @@
 
     cfg = BenchConfig(models=["runs/ants"], providers=["cpu"], batch=[1, 8], threads=2)
     report = bench(cfg)
+
+The CLI builds it from the flags the user gave; everything else keeps these defaults.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ DEFAULT_RUNS = 100  # timed runs per cell when neither --runs nor --time-budget 
 @dataclass
 class BenchConfig:
     models: list[str]  # .onnx files and/or run directories (all of RUN_DIR/export/*.onnx)
-    torch: str | None = "auto"  # PyTorch eager baseline: "auto" (a run dir's best checkpoint), "none", or a checkpoint/run dir
+    torch: str | None = (
+        "auto"  # PyTorch eager baseline: "auto" (a run dir's best checkpoint), "none", or a checkpoint/run dir
+    )
     providers: list[str] = field(default_factory=lambda: ["cpu"])  # cpu, cuda, tensorrt
     batch: list[int] = field(default_factory=lambda: [1])
     threads: int = 2  # intra-op threads for onnxruntime and torch alike

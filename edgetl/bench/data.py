@@ -40,7 +40,9 @@ def walk_images(folder: Path) -> list[Path]:
             continue
         seen.add((st.st_dev, st.st_ino))
         dirnames[:] = [d for d in dirnames if not _hidden(d)]
-        out.extend(Path(dirpath) / f for f in filenames if not _hidden(f) and f.lower().endswith(IMG_EXTENSIONS))
+        out.extend(
+            Path(dirpath) / f for f in filenames if not _hidden(f) and f.lower().endswith(IMG_EXTENSIONS)
+        )
     return sorted(out, key=lambda p: p.relative_to(folder).as_posix())
 
 
@@ -61,7 +63,9 @@ def find_images(args: Iterable[str | os.PathLike]) -> tuple[list[Target], list[t
         if p.is_dir():
             files = walk_images(p)
             if not files:
-                problems.append((str(p), f"no {'/'.join(e.lstrip('.') for e in IMG_EXTENSIONS)} files in this folder"))
+                problems.append(
+                    (str(p), f"no {'/'.join(e.lstrip('.') for e in IMG_EXTENSIONS)} files in this folder")
+                )
             targets.extend(Target(f, p) for f in files)
         elif p.exists():
             targets.append(Target(p, None))
@@ -131,10 +135,14 @@ def splits_eval_set(data: str, val_split: float | None, seed: int, labels: Seque
         )
     items = [item for item, _ in splits.val]
     ys = np.asarray([index[splits.classes[y]] for _, y in splits.val], dtype=np.int64)
-    return EvalSet(items=items, labels=ys, source=f"{splits.source} (val split)", skipped=list(splits.skipped))
+    return EvalSet(
+        items=items, labels=ys, source=f"{splits.source} (val split)", skipped=list(splits.skipped)
+    )
 
 
-def eval_set(data: str | os.PathLike, labels: Sequence[str], val_split: float | None = None, seed: int = 0) -> EvalSet:
+def eval_set(
+    data: str | os.PathLike, labels: Sequence[str], val_split: float | None = None, seed: int = 0
+) -> EvalSet:
     """--data: a val folder (<label>/ sub-folders), a dataset root with train/ and val/, or a built-in name."""
     path = Path(os.path.expanduser(os.fspath(data)))
     if path.is_dir() and not (path / "train").is_dir():
@@ -142,4 +150,13 @@ def eval_set(data: str | os.PathLike, labels: Sequence[str], val_split: float | 
     return splits_eval_set(os.fspath(data), val_split, seed, labels)
 
 
-__all__ = ["IMG_EXTENSIONS", "EvalSet", "Target", "eval_set", "find_images", "folder_eval_set", "folder_label", "walk_images"]
+__all__ = [
+    "IMG_EXTENSIONS",
+    "EvalSet",
+    "Target",
+    "eval_set",
+    "find_images",
+    "folder_eval_set",
+    "folder_label",
+    "walk_images",
+]

@@ -28,7 +28,17 @@ CPU_FLAGS = {
     "amx_int8": "amx_int8",
     "amx_bf16": "amx_bf16",
 }
-PACKAGES = ("edgetl", "onnxruntime-gpu", "onnxruntime", "onnx", "numpy", "pillow", "torch", "torchvision", "timm")
+PACKAGES = (
+    "edgetl",
+    "onnxruntime-gpu",
+    "onnxruntime",
+    "onnx",
+    "numpy",
+    "pillow",
+    "torch",
+    "torchvision",
+    "timm",
+)
 
 
 def cpu_info(cpuinfo: str | None = None) -> dict[str, Any]:

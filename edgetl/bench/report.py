@@ -3,6 +3,8 @@
     write_report(report, Path("runs/ants/bench"))      # bench.json/.csv/.md + latency plots
     console.print(render_table(report))
     load_report("runs/ants/bench/bench.json")          # -> BenchReport (e.g. for the run report)
+
+The table and the Markdown share one cell formatter, so they never disagree.
 """
 
 from __future__ import annotations
@@ -99,7 +101,8 @@ def render_table(report: BenchReport) -> Any:
     title = f"edgetl bench: {cpu.get('model', '?')}, {env.get('threads', '?')} thread(s)"
     table = Table(title=title, show_lines=False)
     for h in HEADERS:
-        table.add_column(h, justify="right" if h not in ("variant", "precision", "provider", "status") else "left")
+        left = h in ("variant", "precision", "provider", "status")
+        table.add_column(h, justify="left" if left else "right", overflow="fold", no_wrap=h == "variant")
     for row in report.rows:
         style = None if row.ok else ("dim" if row.status.startswith("skipped") else "red")
         table.add_row(*table_cells(row), style=style)
@@ -133,7 +136,11 @@ def to_markdown(report: BenchReport) -> str:
     if pc.get("preprocess_ms_per_image") is not None:
         out.write(
             f"- preprocessing (not in the latencies): {pc['preprocess_ms_per_image']:.3f} ms/image"
-            + (f", decode {pc['decode_ms_per_image']:.3f} ms/image" if pc.get("decode_ms_per_image") is not None else "")
+            + (
+                f", decode {pc['decode_ms_per_image']:.3f} ms/image"
+                if pc.get("decode_ms_per_image") is not None
+                else ""
+            )
             + f" ({pc.get('preprocess')}); timing inputs: {pc.get('pool_source')}\n"
         )
     out.write("\n| " + " | ".join(HEADERS) + " |\n|" + "---|" * len(HEADERS) + "\n")
@@ -192,4 +199,12 @@ def load_report(path: str | Path) -> BenchReport:
         raise EdgetlError(f"{path}: not a readable bench.json ({e}); run edgetl bench again") from None
 
 
-__all__ = ["load_report", "render_table", "summary_lines", "table_cells", "to_csv", "to_markdown", "write_report"]
+__all__ = [
+    "load_report",
+    "render_table",
+    "summary_lines",
+    "table_cells",
+    "to_csv",
+    "to_markdown",
+    "write_report",
+]

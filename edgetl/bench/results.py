@@ -69,11 +69,16 @@ class BenchReport:
 
     def ok_rows(self, provider: str | None = None, batch: int | None = None) -> list[BenchRow]:
         return [
-            r for r in self.rows if r.ok and (provider is None or r.provider == provider) and (batch is None or r.batch == batch)
+            r
+            for r in self.rows
+            if r.ok and (provider is None or r.provider == provider) and (batch is None or r.batch == batch)
         ]
 
     def row(self, variant: str, provider: str, batch: int | None) -> BenchRow | None:
-        return next((r for r in self.rows if r.variant == variant and r.provider == provider and r.batch == batch), None)
+        return next(
+            (r for r in self.rows if r.variant == variant and r.provider == provider and r.batch == batch),
+            None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

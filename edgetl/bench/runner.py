@@ -31,7 +31,16 @@ from edgetl.errors import DataError, EdgetlError
 from edgetl.runtime import BadImageError, Classifier, Preprocess, load_rgb, to_image
 
 EVAL_CHUNK = 32
-SYNTHETIC_SIZES = [(640, 480), (500, 375), (375, 500), (800, 600), (333, 250), (1024, 768), (480, 640), (300, 300)]
+SYNTHETIC_SIZES = [
+    (640, 480),
+    (500, 375),
+    (375, 500),
+    (800, 600),
+    (333, 250),
+    (1024, 768),
+    (480, 640),
+    (300, 300),
+]
 POOL_BYTES = 256 * 2**20  # cap on the preprocessed input pool per cell
 Log = Callable[[str], None]
 
@@ -72,7 +81,9 @@ def resolve_inputs(cfg: BenchConfig) -> tuple[list[_Variant], Path | None]:
     for m in cfg.models:
         p = Path(os.path.expanduser(m))
         if p.is_dir():
-            files = sorted((p / "export").glob("*.onnx")) if (p / "export").is_dir() else sorted(p.glob("*.onnx"))
+            files = (
+                sorted((p / "export").glob("*.onnx")) if (p / "export").is_dir() else sorted(p.glob("*.onnx"))
+            )
             if not files:
                 raise EdgetlError(f"{p}: no export/*.onnx in this folder; run `edgetl export {p}` first")
             if (p / "export").is_dir():
@@ -168,8 +179,12 @@ def bench(cfg: BenchConfig, log: Log | None = None) -> BenchReport:
     # 3. accuracy and agreement
     if ev is not None:
         for c in cells:
+            if not c.rows:
+                continue
             if tuple(c.variant.labels) != tuple(labels):
-                warnings_.append(f"{c.variant.name}: labels differ from the other variants; accuracy not computed")
+                warnings_.append(
+                    f"{c.variant.name}: labels differ from the other variants; accuracy not computed"
+                )
                 continue
             log(f"scoring {c.variant.name} on {c.provider} ({len(ev)} images)")
             c.top1 = _predict_all(c, crops[_geometry(c.pre)])
@@ -189,7 +204,9 @@ def bench(cfg: BenchConfig, log: Log | None = None) -> BenchReport:
             try:
                 s = time_runs(c.backend.run, feeds[(ci, b)], cfg.warmup, runs_r, budget_r, start=r)
             except Exception as e:  # a provider/kernel failure mid-run: keep the other results
-                c.rows[b].status = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+                c.rows[
+                    b
+                ].status = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
                 continue
             c.samples.setdefault(b, []).extend(s)
             c.rows[b].round_p50_ms.append(float(np.median(s)))
@@ -205,7 +222,9 @@ def bench(cfg: BenchConfig, log: Log | None = None) -> BenchReport:
     comparisons, more_warnings = _compare(rows)
     warnings_ += more_warnings
     if ev is not None and ev.skipped:
-        warnings_.append(f"{len(ev.skipped)} eval image(s) unreadable and left out, e.g. {ev.skipped[0][0]} ({ev.skipped[0][1]})")
+        warnings_.append(
+            f"{len(ev.skipped)} eval image(s) unreadable and left out, e.g. {ev.skipped[0][0]} ({ev.skipped[0][1]})"
+        )
 
     report = BenchReport(
         rows=_order_rows(rows, cfg),
@@ -213,7 +232,11 @@ def bench(cfg: BenchConfig, log: Log | None = None) -> BenchReport:
         config=asdict(cfg),
         data=None
         if ev is None
-        else {"source": ev.source, "images": len(ev), "skipped": [{"path": p, "reason": r} for p, r in ev.skipped]},
+        else {
+            "source": ev.source,
+            "images": len(ev),
+            "skipped": [{"path": p, "reason": r} for p, r in ev.skipped],
+        },
         preprocess=pre_cost,
         comparisons=comparisons,
         warnings=warnings_,
@@ -257,16 +280,8 @@ def _open_onnx(v: _Variant, prov: str, cfg: BenchConfig, rows: list[BenchRow], p
     v.precision, v.labels, v.model = md.precision, tuple(md.labels), md.model
     base["precision"] = md.precision
     if clf.fallback:
-        rows.append(BenchRow(**base, batch=None, status=f"skipped: {clf.fallback}", providers_used=clf.providers))
-        return None
-    if prov == "cpu" and md.precision == "fp16":
         rows.append(
-            BenchRow(
-                **base,
-                batch=None,
-                status="skipped: FP16 is for GPUs (onnxruntime's CPU provider has no FP16 kernels)",
-                providers_used=clf.providers,
-            )
+            BenchRow(**base, batch=None, status=f"skipped: {clf.fallback}", providers_used=clf.providers)
         )
         return None
     be = OrtBackend(clf, host_copies=cfg.cuda_host_copies)
@@ -277,7 +292,9 @@ def _open_onnx(v: _Variant, prov: str, cfg: BenchConfig, rows: list[BenchRow], p
     return cell
 
 
-def _open_torch(v: _Variant, prov: str, cfg: BenchConfig, rows: list[BenchRow], proc: Any, log: Log) -> _Cell | None:
+def _open_torch(
+    v: _Variant, prov: str, cfg: BenchConfig, rows: list[BenchRow], proc: Any, log: Log
+) -> _Cell | None:
     from edgetl.bench.torch_baseline import TorchBackend
 
     if prov == "tensorrt":
@@ -304,14 +321,20 @@ def _open_torch(v: _Variant, prov: str, cfg: BenchConfig, rows: list[BenchRow], 
     return cell
 
 
-def _batch_rows(base: dict, be: Any, cfg: BenchConfig, load_s: float, rows: list[BenchRow]) -> dict[int, BenchRow]:
+def _batch_rows(
+    base: dict, be: Any, cfg: BenchConfig, load_s: float, rows: list[BenchRow]
+) -> dict[int, BenchRow]:
     out: dict[int, BenchRow] = {}
     fixed = be.fixed_batch()
     for b in cfg.batch:
-        row = BenchRow(**base, batch=b, providers_used=list(be.providers_used), load_s=round(load_s, 4), timing=be.timing)
+        row = BenchRow(
+            **base, batch=b, providers_used=list(be.providers_used), load_s=round(load_s, 4), timing=be.timing
+        )
         rows.append(row)
         if fixed and fixed != b:
-            row.status = f"skipped: the model has a fixed batch size of {fixed} (export with a dynamic batch axis)"
+            row.status = (
+                f"skipped: the model has a fixed batch size of {fixed} (export with a dynamic batch axis)"
+            )
             continue
         out[b] = row
     return out
@@ -346,7 +369,9 @@ def _eval_set(cfg: BenchConfig, run_dir: Path | None, labels: list[str], log: Lo
         try:
             ev = eval_set(data, labels, val_split=val_split, seed=seed)
         except DataError as e:
-            raise EdgetlError(f"the run's own data ({data}) is not usable for accuracy: {e}; pass --data VAL_DIR") from None
+            raise EdgetlError(
+                f"the run's own data ({data}) is not usable for accuracy: {e}; pass --data VAL_DIR"
+            ) from None
     else:
         return None
     if cfg.max_images and len(ev) > cfg.max_images:
@@ -364,7 +389,7 @@ def _prepare_images(
     if ev is not None:
         log(f"decoding and preprocessing {len(ev)} eval images")
         keep_items, keep_labels, skipped = [], [], list(ev.skipped)
-        for item, y in zip(ev.items, ev.labels):
+        for item, y in zip(ev.items, ev.labels, strict=True):
             t0 = time.perf_counter()
             try:
                 img = load_rgb(item) if isinstance(item, (str, os.PathLike)) else to_image(item)
@@ -452,7 +477,11 @@ def _fill_accuracy(cells: list[_Cell], ev: EvalSet) -> None:
         ref = refs.get(c.provider, any_ref)
         agree = float(np.mean(c.top1 == ref)) if ref is not None else None
         for row in c.rows.values():
-            row.accuracy, row.agreement, row.n_eval = round(acc, 6), None if agree is None else round(agree, 6), len(ev)
+            row.accuracy, row.agreement, row.n_eval = (
+                round(acc, 6),
+                None if agree is None else round(agree, 6),
+                len(ev),
+            )
 
 
 def _measure_rss(c: _Cell, proc: Any) -> None:
@@ -501,7 +530,16 @@ def _fill_speedups(rows: list[BenchRow]) -> None:
 
 def _fp32_reference(rows: list[BenchRow], provider: str, batch: int | None) -> BenchRow | None:
     return next(
-        (r for r in rows if r.kind == "onnx" and r.precision == "fp32" and r.provider == provider and r.batch == batch and r.ok and r.p50_ms),
+        (
+            r
+            for r in rows
+            if r.kind == "onnx"
+            and r.precision == "fp32"
+            and r.provider == provider
+            and r.batch == batch
+            and r.ok
+            and r.p50_ms
+        ),
         None,
     )
 
@@ -509,7 +547,11 @@ def _fp32_reference(rows: list[BenchRow], provider: str, batch: int | None) -> B
 def compare(a: BenchRow, b: BenchRow) -> dict[str, Any]:
     """Which of two timed rows is faster, by how much, and whether the rounds can tell them apart."""
     fast, slow = (a, b) if a.p50_ms <= b.p50_ms else (b, a)
-    lo, hi = ratio_range(slow.round_p50_ms, fast.round_p50_ms) if fast.round_p50_ms and slow.round_p50_ms else (None, None)
+    lo, hi = (
+        ratio_range(slow.round_p50_ms, fast.round_p50_ms)
+        if fast.round_p50_ms and slow.round_p50_ms
+        else (None, None)
+    )
     sep = separable(fast.round_p50_ms, slow.round_p50_ms)
     verdict = (
         f"{fast.variant} is {slow.p50_ms / fast.p50_ms:.2f}x faster than {slow.variant}"
@@ -586,8 +628,12 @@ def _notes(cells: list[_Cell], cfg: BenchConfig, ev: EvalSet | None) -> list[str
         + f"; {cfg.threads} thread(s); spread = (max - min) / median of the per-round p50s"
     )
     notes.append("latency = milliseconds per batch; images/s = batch / mean latency")
+    if any(c.provider == "cpu" and c.variant.precision == "fp16" for c in cells):
+        notes.append("fp16 on cpu: onnxruntime's CPU provider casts most FP16 ops back to FP32; FP16 is a GPU format")
     if ev is None:
-        notes.append("no eval data: accuracy not measured; timing inputs are synthetic images preprocessed like real ones")
+        notes.append(
+            "no eval data: accuracy not measured; timing inputs are synthetic images preprocessed like real ones"
+        )
     return notes
 
 

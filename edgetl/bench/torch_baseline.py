@@ -26,7 +26,9 @@ EVAL_CHUNK = 32
 class TorchBackend:
     kind = "torch"
 
-    def __init__(self, model: Any, meta: Any, device: str, threads: int, host_copies: bool, origin: str, load_s: float):
+    def __init__(
+        self, model: Any, meta: Any, device: str, threads: int, host_copies: bool, origin: str, load_s: float
+    ):
         import torch
 
         self.torch = torch
@@ -41,7 +43,9 @@ class TorchBackend:
         self.preprocess = Preprocess.from_data_config(meta.data_config)
 
     @classmethod
-    def load(cls, checkpoint: str | Path, device: str, threads: int, host_copies: bool = False) -> TorchBackend:
+    def load(
+        cls, checkpoint: str | Path, device: str, threads: int, host_copies: bool = False
+    ) -> TorchBackend:
         import torch
 
         from edgetl.models import load_classifier
@@ -90,7 +94,9 @@ class TorchBackend:
         outs = []
         with torch.inference_mode():
             for s in range(0, len(batch), EVAL_CHUNK):
-                x = torch.from_numpy(np.ascontiguousarray(batch[s : s + EVAL_CHUNK], dtype=np.float32)).to(self.device)
+                x = torch.from_numpy(np.ascontiguousarray(batch[s : s + EVAL_CHUNK], dtype=np.float32)).to(
+                    self.device
+                )
                 outs.append(self.model(x).argmax(dim=1).cpu().numpy())
         return np.concatenate(outs)
 

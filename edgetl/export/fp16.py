@@ -19,12 +19,17 @@ from edgetl.errors import ExportError
 
 def to_fp16(model: Any) -> Any:
     from onnxruntime.transformers.float16 import convert_float_to_float16
+    from onnxruntime.transformers.onnx_model import OnnxModel
 
     logging.getLogger("onnxruntime.transformers.float16").setLevel(logging.ERROR)
     try:
-        return convert_float_to_float16(copy.deepcopy(model), keep_io_types=True)
+        half = convert_float_to_float16(copy.deepcopy(model), keep_io_types=True)
     except Exception as e:  # the converter asserts on graphs it cannot handle
         raise ExportError(f"fp16: onnxruntime's float16 converter failed ({type(e).__name__}: {e})") from None
+    # the converter appends the input/output Casts at the end; onnx.checker wants topological order
+    wrapped = OnnxModel(half)
+    wrapped.topological_sort()
+    return wrapped.model
 
 
 __all__ = ["to_fp16"]

@@ -86,12 +86,14 @@ class ParityResult:
     provider_note: str | None = None
 
 
-def run_onnx(path: Any, inputs: np.ndarray, providers: str = "cpu") -> tuple[np.ndarray, np.ndarray, str, str | None]:
+def run_onnx(
+    path: Any, inputs: np.ndarray, providers: str = "cpu", batch: int = BATCH
+) -> tuple[np.ndarray, np.ndarray, str, str | None]:
     """Logits of the ONNX file's "logits" output in batches, plus the first image alone (batch 1)."""
     from edgetl.runtime.providers import create_session
 
     sess = create_session(path, providers, warn=False)
-    outs = [sess.session.run(["logits"], {"input": inputs[i : i + BATCH]})[0] for i in range(0, len(inputs), BATCH)]
+    outs = [sess.session.run(["logits"], {"input": inputs[i : i + batch]})[0] for i in range(0, len(inputs), batch)]
     single = sess.session.run(["logits"], {"input": inputs[:1]})[0]
     return np.concatenate(outs).astype(np.float32), single.astype(np.float32), sess.primary, sess.fallback
 
@@ -121,8 +123,10 @@ def compare(
     )
 
 
-def compare_onnx(path: Any, ev: EvalSet, ref: np.ndarray, bake_preprocess: bool, providers: str = "cpu") -> ParityResult:
-    logits, single, used, note = run_onnx(path, ev.inputs(bake_preprocess), providers)
+def compare_onnx(
+    path: Any, ev: EvalSet, ref: np.ndarray, bake_preprocess: bool, providers: str = "cpu", batch: int = BATCH
+) -> ParityResult:
+    logits, single, used, note = run_onnx(path, ev.inputs(bake_preprocess), providers, batch)
     return compare(logits, ref, ev.labels, used, note, single)
 
 

@@ -14,6 +14,7 @@ without calibrating again. The scheme (U8/S8, symmetric or not) comes from the t
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import random
@@ -136,6 +137,16 @@ def quantize_int8_dynamic(fp32_path: str | os.PathLike, out_path: str | os.PathL
     return Path(out_path)
 
 
+# Histogram settings. onnxruntime's Entropy default (128 bins, 128 quantized bins) leaves a single
+# candidate threshold, i.e. it silently equals MinMax (measured: all 94 Lite0 scales identical), and
+# quantize_static cannot change it; so edgetl calibrates itself and hands the ranges over via the cache.
+HISTOGRAM_OPTIONS = {
+    "entropy": {"num_bins": 512, "num_quantized_bins": 128},
+    "percentile": {"num_bins": 2048, "percentile": 99.999},
+    "minmax": {},
+}
+
+
 class StaticQuantizer:
     """Static QDQ quantization of one pre-processed model; calibrates once, quantizes many times."""
 
@@ -152,26 +163,54 @@ class StaticQuantizer:
         self.scheme = scheme
         self.reader = reader
         self.method = method
-        self.cache = Path(workdir) / f"calibration-{method}.json"
+        self.workdir = Path(workdir)
+        self.cache = self.workdir / f"calibration-{method}.json"
         self.always_exclude = list(always_exclude or [])
 
+    def calibrate(self) -> Path:
+        """Collect activation ranges over the calibration images (a few at a time) into the cache file."""
+        from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+        from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+
+        if self.cache.exists():
+            return self.cache
+        options = {"symmetric": self.scheme.activation_symmetric, **HISTOGRAM_OPTIONS[self.method]}
+        if self.method == "minmax":
+            options["symmetric"] = False  # MinMax ranges stay raw; the quantizer symmetrizes them
+        n = len(self.reader)
+        step = _stride(n)
+        try:
+            with quiet(), contextlib.redirect_stdout(io.StringIO()):  # histogram calibrators print progress
+                calibrator = create_calibrator(
+                    self.pre_path,
+                    sorted(set(QLinearOpsRegistry) | set(QDQRegistry)),
+                    augmented_model_path=str(self.workdir / f"augmented-{self.method}.onnx"),
+                    calibrate_method=CALIBRATION_METHODS[self.method],
+                    extra_options=options,
+                )
+                for start in range(0, n, step):
+                    self.reader.set_range(start, start + step)
+                    calibrator.collect_data(self.reader)
+                save_tensors_data(calibrator.compute_data(), self.cache)
+        except Exception as e:
+            self.cache.unlink(missing_ok=True)
+            raise ExportError(f"int8: {self.method} calibration failed ({type(e).__name__}: {e})") from None
+        finally:
+            self.reader.rewind()
+        return self.cache
+
     def quantize(self, out_path: str | os.PathLike, exclude: list[str] | None = None) -> Path:
+        """Write a QDQ model with `exclude` (and `always_exclude`) nodes left in float."""
         from onnxruntime.quantization import QuantFormat, quantize_static
 
-        self.reader.rewind()
+        self.calibrate()
         s = self.scheme
-        extra = {
-            "ActivationSymmetric": s.activation_symmetric,
-            "WeightSymmetric": s.weight_symmetric,
-            "CalibStridedMinMax": _stride(len(self.reader)),
-        }
-        first = not self.cache.exists()
         try:
             with quiet():
                 quantize_static(
                     str(self.pre_path),
                     str(out_path),
-                    self.reader if first else None,
+                    None,
                     quant_format=QuantFormat.QDQ,
                     per_channel=s.per_channel,
                     reduce_range=s.reduce_range,
@@ -179,12 +218,10 @@ class StaticQuantizer:
                     weight_type=_qtype(s.weights),
                     nodes_to_exclude=[*self.always_exclude, *(exclude or [])],
                     calibrate_method=CALIBRATION_METHODS[self.method],
-                    extra_options=extra,
+                    extra_options={"ActivationSymmetric": s.activation_symmetric, "WeightSymmetric": s.weight_symmetric},
                     calibration_cache_path=str(self.cache),
                 )
         except Exception as e:
-            if first:
-                self.cache.unlink(missing_ok=True)
             raise ExportError(f"int8: onnxruntime's quantize_static failed ({type(e).__name__}: {e})") from None
         return Path(out_path)
 

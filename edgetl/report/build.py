@@ -48,7 +48,7 @@ def collect(run_dir: str | os.PathLike) -> Document:
     pipeline, _ = S.read_json(run / PIPELINE_FILE)
     pipeline = pipeline if isinstance(pipeline, dict) else {}
     bench, _ = S.read_json(run / "bench" / "bench.json")
-    env = S.first(bench, "environment") or pipeline.get("environment")
+    env = S.first(bench, "env", "environment") or pipeline.get("environment")
     steps = pipeline.get("steps") or default_steps(run)
     sections = [
         S.summary_section(run, pipeline),

@@ -268,12 +268,18 @@ def environment_section(run: Path, env: dict[str, Any] | None) -> Section:
             NotRun("no environment recorded (the bench writes it to bench/bench.json)", f"edgetl bench {run}")
         )
         return sec
-    items = []
-    for k, v in env.items():
-        if isinstance(v, dict):
-            items += [(f"{k}.{kk}", _short(vv)) for kk, vv in v.items()]
-        else:
-            items.append((k, _short(v)))
+    items: list[tuple[str, str]] = []
+
+    def add(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value and all(isinstance(x, bool) for x in value.values()):
+            items.append((prefix, ", ".join(k for k, on in value.items() if on) or "none"))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                add(f"{prefix}.{k}" if prefix else str(k), v)
+        elif value is not None:
+            items.append((prefix, _short(value)))
+
+    add("", env)
     sec.blocks.append(KeyValues(items, id="environment"))
     return sec
 
@@ -320,87 +326,78 @@ def config_section(run: Path) -> Section:
     return sec
 
 
-def _blocks_or_notrun(blocks: list[Block], what: str) -> list[Block]:
-    return blocks or [NotRun(what)]
+def _stem(path: Any) -> str:
+    return Path(str(path)).name.removesuffix(".onnx") if path else ""
 
 
-def _export_variants(run: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None, str | None]:
-    rep, err = read_json(run / "export" / "export_report.json")
-    if not isinstance(rep, dict):
-        return [], None, err
-    variants = first(rep, "variants", default=[])
-    return [v for v in variants if isinstance(v, dict)], rep, None
+def _gate(v: dict[str, Any]) -> str:
+    passed = v.get("passed")
+    return {True: "passed", False: "FAILED", None: "not verified"}.get(passed, str(passed))
 
 
-def _stem(path_or_name: Any) -> str:
-    return Path(str(path_or_name)).name.removesuffix(".onnx")
-
-
-def variants_section(run: Path) -> Section:
-    sec = Section("Variants", "variants")
-    exported, rep, err = _export_variants(run)
-    by_stem = {_stem(first(v, "file", "path", "name", default="")): v for v in exported}
+def _export_blocks(run: Path, rep: dict[str, Any] | None, err: str | None) -> list[Block]:
+    """The export report (export/export_report.json, written by `edgetl export`) as a table."""
     if rep is None:
-        sec.blocks.append(NotRun(f"no export ({err})", f"edgetl export {run}"))
-    else:
-        rows = []
-        for v in exported:
-            kept = first(v, "float_nodes", "nodes_kept_float", "fallback_nodes", default=[])
-            rows.append(
-                [
-                    _stem(first(v, "file", "path", "name", default="?")),
-                    str(first(v, "precision", default="?")),
-                    str(first(v, "target", default=first(rep, "target", default="?"))),
-                    fnum(first(v, "size_mb"), 2),
-                    pct(first(v, "accuracy", "val_accuracy", "parity.accuracy")),
-                    pct(first(v, "agreement", "parity.agreement")),
-                    fnum(first(v, "max_abs_diff", "max_diff", "parity.max_abs_diff"), 6),
-                    str(len(kept)) if isinstance(kept, list) else str(kept),
-                    str(first(v, "status", default="ok")),
-                ]
-            )
-        headers = [
-            "variant",
-            "precision",
-            "target",
-            "size MB",
-            "val accuracy",
-            "agreement vs PyTorch",
-            "max |diff|",
-            "nodes kept float",
-            "status",
+        return [NotRun(f"no export ({err})", f"edgetl export {run}")]
+    variants = [v for v in rep.get("variants") or [] if isinstance(v, dict)]
+    rows = [
+        [
+            _stem(v.get("file")) or "(not written)",
+            str(v.get("precision", "?")),
+            str(v.get("target") or rep.get("target", "?")),
+            fnum(v.get("size_mb"), 2),
+            pct(v.get("val_accuracy")),
+            pct(v.get("torch_accuracy")),
+            pct(v.get("agreement")),
+            _sci(v.get("max_abs_diff")),
+            fint(len(v.get("nodes_in_float") or [])),
+            fnum(v.get("export_seconds"), 1),
+            _gate(v),
         ]
-        sec.blocks.append(
-            Table(
-                headers, rows, caption="Exported ONNX variants (export/export_report.json)", id="table-export"
-            )
-        )
-        for v in exported:
-            kept = first(v, "float_nodes", "nodes_kept_float", "fallback_nodes", default=[])
-            if isinstance(kept, list) and kept:
-                sec.blocks.append(
-                    Text(
-                        f"{_stem(first(v, 'file', 'path', 'name', default='?'))}: kept in float: {', '.join(map(str, kept))}"
-                    )
+        for v in variants
+    ]
+    headers = ["variant", "precision", "target", "size MB", "val accuracy", "PyTorch accuracy", "agreement",
+               "max abs diff", "nodes kept in float", "seconds", "gate"]  # fmt: skip
+    blocks: list[Block] = [
+        Text(
+            f"Exported with the {rep.get('exporter', '?')} exporter, opset {rep.get('opset', '?')}; parity and "
+            f"accuracy on {fint(rep.get('n_val_images'))} validation images, INT8 calibrated on "
+            f"{fint(rep.get('n_calib_images'))} training images ({rep.get('calib_method', '?')})."
+        ),
+        Table(headers, rows, caption="Exported ONNX variants (export/export_report.json)", id="table-export"),
+    ]
+    for v in variants:
+        name = _stem(v.get("file")) or str(v.get("precision"))
+        if v.get("scheme"):
+            blocks.append(Text(f"{name}: {v['scheme']}."))
+        if v.get("nodes_in_float"):
+            blocks.append(
+                Text(
+                    f"{name}: kept in float for the accuracy budget: {', '.join(map(str, v['nodes_in_float']))}."
                 )
+            )
+        for f in v.get("failures") or []:
+            blocks.append(Alert(f"{name}: {f}"))
+        for n in v.get("notes") or []:
+            blocks.append(Text(f"{name}: {n}"))
+    return blocks
 
-    bench, err = read_json(run / "bench" / "bench.json")
-    rows_b = first(bench, "rows", default=None) if isinstance(bench, dict) else None
-    if not rows_b:
-        sec.blocks.append(NotRun(f"no benchmark ({err or 'bench.json has no rows'})", f"edgetl bench {run}"))
-        return sec
+
+def _bench_blocks(
+    run: Path, bench: dict[str, Any] | None, err: str | None, targets: dict[str, str]
+) -> list[Block]:
+    """One row per variant x provider x batch from bench/bench.json (written by `edgetl bench`)."""
+    rows = bench.get("rows") if isinstance(bench, dict) else None
+    if not rows:
+        return [NotRun(f"no benchmark ({err or 'bench.json has no rows'})", f"edgetl bench {run}")]
     table = []
-    for r in rows_b:
-        ex = by_stem.get(str(r.get("variant")), {})
-        target = first(
-            ex, "target", default="–" if r.get("kind") == "torch" else first(rep, "target", default="–")
-        )
-        speed = r.get("speedup_vs_torch")
+    for r in rows:
+        speed = _num(r.get("speedup_vs_torch"))
         table.append(
             [
                 str(r.get("variant", "?")),
                 str(r.get("precision", "?")),
-                str(target),
+                targets.get(str(r.get("variant")), "–"),
                 str(r.get("provider", "?")),
                 fint(r.get("batch")),
                 fnum(r.get("size_mb"), 2),
@@ -409,35 +406,42 @@ def variants_section(run: Path) -> Section:
                 fnum(r.get("p50_ms"), 2),
                 fnum(r.get("p99_ms"), 2),
                 fnum(r.get("images_per_s"), 1),
-                "–" if _num(speed) is None else f"{_num(speed):.2f}x",
+                "–" if speed is None else f"{speed:.2f}x",
                 str(r.get("status", "?")),
             ]
         )
-    headers = [
-        "variant",
-        "precision",
-        "target",
-        "provider",
-        "batch",
-        "size MB",
-        "accuracy",
-        "agreement",
-        "p50 ms",
-        "p99 ms",
-        "images/s",
-        "speedup vs PyTorch",
-        "status",
-    ]
-    sec.blocks.append(
+    headers = ["variant", "precision", "target", "provider", "batch", "size MB", "accuracy", "agreement",
+               "p50 ms", "p99 ms", "images/s", "speedup vs PyTorch", "status"]  # fmt: skip
+    blocks: list[Block] = [
         Table(
             headers, table, caption="Latency and accuracy per variant (bench/bench.json)", id="table-variants"
-        )
-    )
-    for w in first(bench, "warnings", default=[]) or []:
-        sec.blocks.append(Alert(str(w)))
-    for n in first(bench, "notes", default=[]) or []:
-        sec.blocks.append(Text(str(n)))
-    return sec
+        ),
+        Text(
+            "Latency is per batch; agreement is the share of images with the same top-1 as the FP32 ONNX model; "
+            "speedup compares p50 with PyTorch eager on the same device and batch size."
+        ),
+    ]
+    blocks += [Alert(str(w)) for w in bench.get("warnings") or []]
+    blocks += [Text(str(n)) for n in bench.get("notes") or []]
+    return blocks
+
+
+def variants_section(run: Path) -> Section:
+    rep, rep_err = read_json(run / "export" / "export_report.json")
+    rep = rep if isinstance(rep, dict) else None
+    bench, bench_err = read_json(run / "bench" / "bench.json")
+    targets = {}
+    for v in (rep or {}).get("variants") or []:
+        if isinstance(v, dict) and v.get("file"):
+            targets[_stem(v["file"])] = str(v.get("target") or rep.get("target", ""))
+    blocks = _export_blocks(run, rep, rep_err or "export_report.json is not a mapping")
+    blocks += _bench_blocks(run, bench if isinstance(bench, dict) else None, bench_err, targets)
+    return Section("Variants", "variants", blocks)
+
+
+def _sci(v: Any) -> str:
+    f = _num(v)
+    return "–" if f is None else f"{f:.2e}"
 
 
 def plots_section(run: Path) -> Section:

@@ -11,7 +11,13 @@ from edgetl.runtime.classifier import Classifier, InputError, Prediction, softma
 from edgetl.runtime.image import BadImageError, load_rgb
 from edgetl.runtime.metadata import ModelMetadata
 from edgetl.runtime.preprocess import INTERPOLATIONS, Preprocess
-from edgetl.runtime.providers import PROVIDERS, ProviderFallbackWarning, ProviderSpec, create_session, provider_names
+from edgetl.runtime.providers import (
+    PROVIDERS,
+    ProviderFallbackWarning,
+    ProviderSpec,
+    create_session,
+    provider_names,
+)
 
 __all__ = [
     "INTERPOLATIONS",

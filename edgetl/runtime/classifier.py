@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -31,7 +31,7 @@ from edgetl.runtime.metadata import ModelMetadata
 from edgetl.runtime.preprocess import Preprocess
 from edgetl.runtime.providers import Session, create_session
 
-ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+ImageInput = str | os.PathLike | Image.Image | np.ndarray
 DEFAULT_CHUNK = 32  # images per onnxruntime call when the model's batch axis is dynamic
 
 _ORT_TO_NUMPY = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
@@ -71,12 +71,16 @@ class Classifier:
         self.load_seconds = load_seconds
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
-            raise EdgetlError(f"{path}: the model has {len(inputs)} inputs; an edgetl classifier has exactly one")
+            raise EdgetlError(
+                f"{path}: the model has {len(inputs)} inputs; an edgetl classifier has exactly one"
+            )
         inp = inputs[0]
         self.input_name: str = inp.name
         self.input_shape: list[Any] = list(inp.shape)
         if inp.type not in _ORT_TO_NUMPY:
-            raise EdgetlError(f"{path}: input {inp.name!r} has type {inp.type}; expected float, float16 or uint8")
+            raise EdgetlError(
+                f"{path}: input {inp.name!r} has type {inp.type}; expected float, float16 or uint8"
+            )
         self.input_dtype = np.dtype(_ORT_TO_NUMPY[inp.type])
         self._check_input_spec()
         outputs = [o.name for o in self.session.get_outputs()]
@@ -139,7 +143,7 @@ class Classifier:
         else:
             want, dtype_ok = [None, 3, h, w], self.input_dtype in (np.float32, np.float16)
         fixed_ok = len(shape) == 4 and all(
-            not isinstance(s, int) or s <= 0 or x is None or s == x for s, x in zip(shape, want)
+            not isinstance(s, int) or s <= 0 or x is None or s == x for s, x in zip(shape, want, strict=False)
         )
         if not (fixed_ok and dtype_ok):
             raise EdgetlError(
@@ -149,13 +153,17 @@ class Classifier:
 
     # ---------------------------------------------------------------------------- inference
 
-    def predict(self, x: ImageInput | Sequence[ImageInput], topk: int | None = None) -> Prediction | list[Prediction]:
+    def predict(
+        self, x: ImageInput | Sequence[ImageInput], topk: int | None = None
+    ) -> Prediction | list[Prediction]:
         """One image (path, PIL image, HxWx3 uint8 array) -> Prediction; a batch -> list[Prediction]."""
         if _is_batch(x):
             return self.predict_batch(x, topk)
         return self.predict_batch([x], topk)[0]
 
-    def predict_batch(self, images: Sequence[ImageInput] | np.ndarray, topk: int | None = None) -> list[Prediction]:
+    def predict_batch(
+        self, images: Sequence[ImageInput] | np.ndarray, topk: int | None = None
+    ) -> list[Prediction]:
         """Images -> one Prediction each, in order."""
         batch = self.preprocess_batch(images)
         return self.decode(self.probabilities(batch), topk)
@@ -190,7 +198,7 @@ class Classifier:
             raise InputError(f"topk must be >= 1, got {topk}")
         order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         out = []
-        for row, idx in zip(probs, order):
+        for row, idx in zip(probs, order, strict=True):
             top = [(self.labels[int(i)], float(row[i])) for i in idx]
             out.append(Prediction(label=top[0][0], index=int(idx[0]), score=top[0][1], topk=top))
         return out
@@ -246,7 +254,9 @@ def to_image(x: ImageInput) -> Image.Image:
                 "for an already preprocessed batch use Classifier.logits()"
             )
         return Image.fromarray(np.ascontiguousarray(x), "RGB")
-    raise InputError(f"cannot use a {type(x).__name__} as an image; pass a path, a PIL image or an H x W x 3 uint8 array")
+    raise InputError(
+        f"cannot use a {type(x).__name__} as an image; pass a path, a PIL image or an H x W x 3 uint8 array"
+    )
 
 
 def _is_batch(x: Any) -> bool:
@@ -274,7 +284,9 @@ def read_metadata(session: Any, path: Path) -> ModelMetadata:
             raise ValueError(f"input_size must be (C, H, W), got {md.input_size}")
         Preprocess.from_metadata(md)  # validates interpolation, crop mode, layout, mean/std
     except (ValueError, TypeError, EdgetlError) as e:
-        raise EdgetlError(f"{path}: bad edgetl metadata: {e}; export the model with `edgetl export`") from None
+        raise EdgetlError(
+            f"{path}: bad edgetl metadata: {e}; export the model with `edgetl export`"
+        ) from None
     return md
 
 
@@ -320,4 +332,12 @@ def _all_tensors(graph: Any):
                 yield from _all_tensors(g)
 
 
-__all__ = ["Classifier", "InputError", "Prediction", "check_external_data", "read_metadata", "softmax", "to_image"]
+__all__ = [
+    "Classifier",
+    "InputError",
+    "Prediction",
+    "check_external_data",
+    "read_metadata",
+    "softmax",
+    "to_image",
+]

@@ -53,7 +53,10 @@ class ProviderSpec:
 PROVIDERS: Registry[ProviderSpec] = Registry("execution provider (--providers)")
 PROVIDERS.register("cpu", ProviderSpec("cpu", (CPU,), "cpu"))
 PROVIDERS.register(
-    "cuda", ProviderSpec("cuda", (CUDA, CPU), "cuda", why_unavailable="CUDA provider fell back to CPU (no usable GPU)")
+    "cuda",
+    ProviderSpec(
+        "cuda", (CUDA, CPU), "cuda", why_unavailable="CUDA provider fell back to CPU (no usable GPU)"
+    ),
 )
 PROVIDERS.register(
     "tensorrt",
@@ -114,7 +117,13 @@ def _resolve(providers: str | Sequence[str]) -> tuple[str, list[str], list[dict]
         if name == "auto":
             return "auto", [CUDA, CPU], [{}, {}], "cuda", ""
         spec = PROVIDERS.get(name)
-        return spec.name, list(spec.chain), [dict(spec.options)] + [{} for _ in spec.chain[1:]], spec.device, spec.why_unavailable
+        return (
+            spec.name,
+            list(spec.chain),
+            [dict(spec.options)] + [{} for _ in spec.chain[1:]],
+            spec.device,
+            spec.why_unavailable,
+        )
     chain: list[str] = []
     opts: list[dict] = []
     for p in providers:
@@ -123,7 +132,7 @@ def _resolve(providers: str | Sequence[str]) -> tuple[str, list[str], list[dict]
         else:
             spec = PROVIDERS.get(str(p).strip().lower())
             ort_names, o = list(spec.chain), [dict(spec.options)] + [{} for _ in spec.chain[1:]]
-        for n, oo in zip(ort_names, o):
+        for n, oo in zip(ort_names, o, strict=True):
             if n not in chain:
                 chain.append(n)
                 opts.append(oo)
@@ -154,15 +163,19 @@ def create_session(
     wants_gpu = any(p != CPU for p in chain)
     so = options or session_options(threads)
     chain_ok = [p for p in chain if p in available] or [CPU]
-    opts_ok = [o for p, o in zip(chain, opts) if p in available] or [{}]
+    opts_ok = [o for p, o in zip(chain, opts, strict=True) if p in available] or [{}]
     with _log_lock:
         # Missing CUDA libraries are logged at ERROR by the provider bridge on the default logger;
         # only FATAL mutes them. We report the fallback ourselves right after.
         ort.set_default_logger_severity(LOG_FATAL if wants_gpu else LOG_ERROR)
         try:
-            sess = ort.InferenceSession(os.fspath(model_path), sess_options=so, providers=chain_ok, provider_options=opts_ok)
+            sess = ort.InferenceSession(
+                os.fspath(model_path), sess_options=so, providers=chain_ok, provider_options=opts_ok
+            )
         except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
-            raise EdgetlError(f"{model_path}: onnxruntime cannot load this model ({_first_line(e)})") from None
+            raise EdgetlError(
+                f"{model_path}: onnxruntime cannot load this model ({_first_line(e)})"
+            ) from None
         finally:
             ort.set_default_logger_severity(LOG_ERROR)
     used = list(sess.get_providers())

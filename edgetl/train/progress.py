@@ -20,16 +20,22 @@ from typing import Any, TextIO
 
 class Reporter:
     def __init__(
-        self, quiet: bool = False, stream: TextIO | None = None, tty: bool | None = None, enabled: bool = True
+        self,
+        quiet: bool = False,
+        stream: TextIO | None = None,
+        tty: bool | None = None,
+        enabled: bool = True,
+        result_stream: TextIO | None = None,
     ):
-        self.stream = stream if stream is not None else sys.stderr
+        self.stream = stream if stream is not None else sys.stderr  # progress, info, warnings
+        self.result_stream = result_stream or (stream if stream is not None else sys.stdout)  # final outcome
         self.quiet = quiet
         self.enabled = enabled  # False on non-zero ranks: nothing at all is shown
         self.tty = bool(tty if tty is not None else getattr(self.stream, "isatty", lambda: False)())
 
-    def _write(self, msg: str) -> None:
+    def _write(self, msg: str, stream: TextIO | None = None) -> None:
         if self.enabled:
-            print(msg, file=self.stream, flush=True)
+            print(msg, file=stream or self.stream, flush=True)
 
     def info(self, msg: str) -> None:
         """Progress information (epoch lines, cache hits); hidden by --quiet."""
@@ -41,8 +47,8 @@ class Reporter:
         self._write(f"warning: {msg}")
 
     def result(self, msg: str) -> None:
-        """The final outcome; always shown."""
-        self._write(msg)
+        """The final outcome (stdout by default, so scripts can capture it); always shown."""
+        self._write(msg, self.result_stream)
 
     @contextlib.contextmanager
     def task(self, description: str, total: int) -> Iterator[Callable[..., None]]:

@@ -112,6 +112,13 @@ class RunDir:
             raise EdgetlError(f"--resume {self.path}: training state written by another edgetl version")
         return state
 
+    def clean_temp(self) -> None:
+        """Remove temp files a killed process left behind (its final files were never replaced)."""
+        if self.is_writer:
+            for folder in (self.path, self.checkpoints, self.eval_dir):
+                for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+                    tmp.unlink(missing_ok=True)
+
     def remove_state(self) -> None:
         if self.is_writer:
             self.state.unlink(missing_ok=True)

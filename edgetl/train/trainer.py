@@ -124,6 +124,7 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     if resuming:
         state = run.load_state()
         _check_same_data(run, splits)
+        run.clean_temp()
     else:
         run.create()
         run.write_text(run.config, dump_yaml(dataclasses.replace(cfg, out=str(run.path))))

@@ -1,0 +1,84 @@
+"""`edgetl train`: flags -> TrainConfig -> `edgetl.train.train`.
+
+    edgetl train --data data/hymenoptera --mode lp-ft
+    edgetl train --config train/recipes/finetune.yaml --data photos --val-split 0.2 --lr 2e-4
+    edgetl train --resume runs/tf_efficientnet_lite0-lp-ft-20250101-120000
+
+Flags are generated from TrainConfig's fields (each field's help text), so the CLI and the
+library cannot drift apart. Only flags the user gave override the recipe; the rest come from
+the recipe and then TrainConfig's defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+
+# Flags that may accompany --resume: they do not change what the run computes.
+RESUME_FLAGS = ("resume", "quiet", "cache_dir")
+
+
+def _argument(
+    parser: argparse.ArgumentParser, name: str, tp: typing.Any, help_text: str, nargs: int | None
+) -> None:
+    flag = "--" + name.replace("_", "-")
+    args = typing.get_args(tp)
+    base = (
+        next((a for a in args if a is not type(None)), tp)
+        if typing.get_origin(tp) in (typing.Union, type(int | None))
+        else tp
+    )
+    kw: dict[str, typing.Any] = {"dest": name, "default": None, "help": help_text}
+    if base is bool:
+        kw["action"] = argparse.BooleanOptionalAction
+    elif typing.get_origin(base) is typing.Literal:
+        kw.update(choices=list(typing.get_args(base)), type=str)
+    elif typing.get_origin(base) is tuple:
+        kw.update(nargs=nargs or len(typing.get_args(base)), type=float, metavar=("MIN", "MAX"))
+    else:
+        kw["type"] = {int: int, float: float}.get(base, str)
+    parser.add_argument(flag, **kw)
+
+
+def add_parser(subparsers: typing.Any) -> argparse.ArgumentParser:
+    from edgetl.train.config import TrainConfig
+
+    p = subparsers.add_parser(
+        "train",
+        help="train a classifier on an image folder (linear-probe, finetune, lp-ft)",
+        description="Transfer learning on a timm backbone. Writes RUN_DIR with config.yaml, metrics.csv, "
+        "checkpoints/{best,last}.safetensors, curves.png and eval/.",
+    )
+    p.add_argument(
+        "--config", metavar="RECIPE.yaml", help="YAML of option overrides (e.g. train/recipes/lp-ft.yaml)"
+    )
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        _argument(p, f.name, hints[f.name], f.metadata.get("help", ""), f.metadata.get("nargs"))
+    return p
+
+
+def option_names() -> list[str]:
+    from edgetl.train.config import TrainConfig
+
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgetl.config import ConfigError, load_config
+    from edgetl.train import TrainConfig, train
+
+    given = {n: getattr(args, n) for n in option_names() if getattr(args, n, None) is not None}
+    if args.resume:
+        extra = sorted(n for n in given if n not in RESUME_FLAGS)
+        if extra or args.config:
+            shown = ", ".join("--" + n.replace("_", "-") for n in extra) or "--config"
+            raise ConfigError(
+                f"--resume takes the options from the run's config.yaml; drop {shown} (start a new run to change them)"
+            )
+    if isinstance(given.get("scale"), list):
+        given["scale"] = tuple(given["scale"])
+    cfg = load_config(TrainConfig, args.config, given)
+    train(cfg)
+    return 0

@@ -1,0 +1,156 @@
+"""What an export produced and how each variant fared: export_report.json + export_report.md.
+
+    report.variant("int8").val_accuracy, report.variant("int8").nodes_in_float
+    write_report(report, out_dir)          # atomic JSON + Markdown next to the .onnx files
+
+Numbers are what was measured on this machine; a gate that was not run says so (`passed` is
+None and a note gives the reason), it is never reported as passed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgetl._io import atomic_write_json, atomic_write_text
+
+REPORT_JSON = "export_report.json"
+REPORT_MD = "export_report.md"
+
+
+@dataclass
+class VariantReport:
+    precision: str
+    target: str
+    file: str | None  # None when the variant failed (no file is left under its name)
+    size_mb: float | None = None
+    exporter: str = ""
+    opset: int = 0
+    export_seconds: float = 0.0
+    scheme: str = ""  # how it was made (e.g. "QDQ, U8 activations ...")
+    n_images: int = 0
+    val_accuracy: float | None = None  # top-1, 0-1
+    torch_accuracy: float | None = None  # the PyTorch model on the same images
+    agreement: float | None = None  # top-1 agreement with PyTorch, 0-1
+    flips: int | None = None
+    max_abs_diff: float | None = None
+    mean_abs_diff: float | None = None
+    gate: str = ""
+    passed: bool | None = None  # None: the gate could not be run
+    failures: list[str] = field(default_factory=list)
+    provider: str = ""  # onnxruntime provider the parity check ran on
+    nodes_in_float: list[str] = field(default_factory=list)
+    fallback_steps: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def acc_drop_points(self) -> float | None:
+        if self.val_accuracy is None or self.torch_accuracy is None:
+            return None
+        return 100.0 * (self.torch_accuracy - self.val_accuracy)
+
+
+@dataclass
+class ExportReport:
+    model: str
+    source: str
+    run_id: str
+    target: str
+    opset: int
+    exporter: str
+    labels: list[str]
+    input_size: tuple[int, int, int]
+    input_layout: str
+    softmax: bool
+    dynamic_batch: bool
+    out_dir: str
+    data: str
+    n_val_images: int
+    n_calib_images: int
+    calib_method: str
+    max_acc_drop: float | None
+    variants: list[VariantReport] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+    def variant(self, precision: str) -> VariantReport:
+        for v in self.variants:
+            if v.precision == precision:
+                return v
+        raise KeyError(f"no {precision} variant in this export (have {', '.join(v.precision for v in self.variants)})")
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed is not False for v in self.variants)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for v, vd in zip(self.variants, d["variants"]):
+            vd["acc_drop_points"] = v.acc_drop_points
+        return d
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _num(x: float | None, fmt: str = ".2e") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def to_markdown(r: ExportReport) -> str:
+    lines = [
+        f"# Export report: {r.model} for {r.target}",
+        "",
+        f"- source: `{r.source}` (run id `{r.run_id or '-'}`), created {r.created}",
+        f"- exporter: {r.exporter}, opset {r.opset}; input `input` {r.input_layout} "
+        f"{'x'.join(str(s) for s in r.input_size)}, {'dynamic batch' if r.dynamic_batch else 'batch fixed to 1'}; outputs `logits`{' + `probs`' if r.softmax else ''}",
+        f"- parity and accuracy on {r.n_val_images} real validation images from `{r.data}`; "
+        f"calibration: {r.n_calib_images} train images, {r.calib_method}; "
+        f"accuracy budget: {'none' if r.max_acc_drop is None else f'{r.max_acc_drop:g} top-1 points'}",
+        "",
+        "| variant | file | MB | val top-1 | PyTorch top-1 | agreement | max abs diff | nodes in float | seconds | gate |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for v in r.variants:
+        gate = {True: "passed", False: "FAILED", None: "not verified"}[v.passed]
+        lines.append(
+            f"| {v.precision} | {Path(v.file).name if v.file else '(not written)'} | {_num(v.size_mb, '.2f')} | "
+            f"{_pct(v.val_accuracy)} | {_pct(v.torch_accuracy)} | {_pct(v.agreement)} | {_num(v.max_abs_diff)} | "
+            f"{len(v.nodes_in_float)} | {v.export_seconds:.1f} | {gate} |"
+        )
+    lines.append("")
+    for v in r.variants:
+        lines.append(f"## {v.precision}")
+        lines.append("")
+        lines.append(f"- gate: {v.gate} -> **{ {True: 'passed', False: 'FAILED', None: 'not verified'}[v.passed] }**")
+        if v.scheme:
+            lines.append(f"- scheme: {v.scheme}")
+        if v.provider:
+            lines.append(f"- parity measured on: {v.provider}")
+        for f in v.failures:
+            lines.append(f"- failure: {f}")
+        if v.nodes_in_float:
+            lines.append(f"- nodes kept in float: {', '.join(f'`{n}`' for n in v.nodes_in_float)}")
+        for s in v.fallback_steps:
+            lines.append(
+                f"  - +{', '.join(s['nodes_added'])} for `{s['tensor']}` ({s['sqnr_db']:.1f} dB): "
+                f"val top-1 {100 * s['accuracy']:.2f}%{' (budget holds)' if s['passed'] else ''}"
+            )
+        for n in v.notes:
+            lines.append(f"- note: {n}")
+        lines.append("")
+    lines.append("Versions: " + ", ".join(f"{k} {v}" for k, v in r.versions.items()))
+    return "\n".join(lines) + "\n"
+
+
+def write_report(r: ExportReport, out_dir: str | Path) -> tuple[Path, Path]:
+    out_dir = Path(out_dir)
+    j = atomic_write_json(out_dir / REPORT_JSON, r.to_dict())
+    m = atomic_write_text(out_dir / REPORT_MD, to_markdown(r))
+    return j, m
+
+
+__all__ = ["REPORT_JSON", "REPORT_MD", "ExportReport", "VariantReport", "to_markdown", "write_report"]
