@@ -334,6 +334,7 @@ def export(cfg: ExportConfig) -> ExportReport:
         fp32_path.write_bytes(G.serialize(fp32_model, "fp32"))
         base_seconds = time.perf_counter() - t0
         report.exporter = graph.exporter
+        report.exporter_notes = list(graph.attempts)
         log.info("exported %s with the %s exporter at opset %d", meta.model, graph.exporter, opset)
         ctx = _Ctx(
             cfg=cfg,
@@ -354,7 +355,6 @@ def export(cfg: ExportConfig) -> ExportReport:
         )
         for precision in cfg.precisions:
             v = VariantReport(precision=precision, target=cfg.target, file=None, exporter=graph.exporter, opset=opset)
-            v.notes.extend(graph.attempts)
             if precision in target.notes:
                 v.notes.append(target.notes[precision])
             v.gate = gate_for(precision, cfg.int8_min_agreement, cfg.max_acc_drop).text()

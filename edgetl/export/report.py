@@ -72,6 +72,7 @@ class ExportReport:
     calib_method: str
     max_acc_drop: float | None
     variants: list[VariantReport] = field(default_factory=list)
+    exporter_notes: list[str] = field(default_factory=list)  # why other exporters were not used
     versions: dict[str, str] = field(default_factory=dict)
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
@@ -110,6 +111,7 @@ def to_markdown(r: ExportReport) -> str:
         f"- parity and accuracy on {r.n_val_images} real validation images from `{r.data}`; "
         f"calibration: {r.n_calib_images} train images, {r.calib_method}; "
         f"accuracy budget: {'none' if r.max_acc_drop is None else f'{r.max_acc_drop:g} top-1 points'}",
+        *[f"- exporter note: {n}" for n in r.exporter_notes],
         "",
         "| variant | file | MB | val top-1 | PyTorch top-1 | agreement | max abs diff | nodes in float | seconds | gate |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",

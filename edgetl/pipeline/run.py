@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ RUN_YAML = "run.yaml"
 class StepResult:
     step: str
     status: str = "pending"  # ok | failed | skipped | pending
+    ran: bool = False  # run by this call (False: skipped, or kept from an earlier run on the folder)
     seconds: float | None = None
     command: str = ""
     error: str | None = None
@@ -55,10 +55,10 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return all(s.status in ("ok", "skipped") for s in self.steps)
+        return not self.failed()
 
     def failed(self) -> list[StepResult]:
-        return [s for s in self.steps if s.status == "failed"]
+        return [s for s in self.steps if s.ran and s.status == "failed"]
 
 
 def _q(x: Any) -> str:
@@ -82,18 +82,25 @@ def _flag_args(opts: dict[str, Any]) -> str:
 
 
 class _Pipeline:
-    def __init__(self, cfg: RunConfig, reporter: Any):
+    def __init__(self, cfg: RunConfig, reporter: Any, command: str | None):
         self.cfg = cfg
         self.rep = reporter
+        self.command = command
         self.started = time.perf_counter()
         self.run_dir = Path(cfg.train.run_dir())
         self.cfg.train = dataclasses.replace(cfg.train, out=str(self.run_dir))
         self.steps = {s: StepResult(s) for s in ("train", "export", "bench", "report")}
+        previous = _previous_steps(self.run_dir) if "train" not in cfg.steps else {}
         for s in self.steps.values():
             if s.step not in cfg.steps:
-                s.status = "skipped"
+                # Not run this time: keep what an earlier `edgetl run` on this folder recorded.
+                old = previous.get(s.step, {})
+                s.status = old.get("status") or "skipped"
+                s.seconds, s.command, s.error = old.get("seconds"), old.get("command") or "", old.get("error")
         self.plan: Plan | None = None
-        self.result = RunResult(self.run_dir, None, None, list(self.steps.values()), {}, 0.0, notes=list(cfg.notes))
+        self.result = RunResult(
+            self.run_dir, None, None, list(self.steps.values()), {}, 0.0, notes=list(cfg.notes)
+        )
         self.environment: dict[str, Any] | None = None
 
     # ---------------------------------------------------------------------------------- bookkeeping
@@ -110,31 +117,40 @@ class _Pipeline:
         steps = []
         for s in self.steps.values():
             cmd = s.command or commands.get(s.step, "")
-            steps.append({"step": s.step, "status": s.status, "seconds": s.seconds, "command": cmd, "error": s.error})
+            steps.append(
+                {"step": s.step, "status": s.status, "seconds": s.seconds, "command": cmd, "error": s.error}
+            )
+        previous = _previous(r) if "train" not in self.cfg.steps else {}
         data = {
-            "command": "edgetl run " + " ".join(_q(a) for a in sys.argv[1:]) if _is_cli() else None,
+            "command": self.command,
             "rerun_all": f"edgetl run --config {_q(r / RUN_YAML)} --out {_q(str(r) + '-rerun')}",
             "steps": steps,
-            "target": self.plan.describe() if self.plan else None,
-            "target_reasons": self.plan.reasons if self.plan else [],
-            "notes": self.result.notes,
-            "total_seconds": round(time.perf_counter() - self.started, 1),
-            "environment": self.environment,
+            "target": self.plan.describe() if self.plan else previous.get("target"),
+            "target_reasons": self.plan.reasons if self.plan else previous.get("target_reasons", []),
+            "notes": self.result.notes or previous.get("notes", []),
+            # the run's time: every step's last recorded duration (steps rerun later count once)
+            "total_seconds": round(sum(s["seconds"] or 0.0 for s in steps), 1),
+            "call_seconds": round(time.perf_counter() - self.started, 1),
+            "environment": self.environment or previous.get("environment"),
         }
         atomic_write_json(r / PIPELINE_FILE, data)
 
-    def step(self, name: str, fn: Any) -> bool:
+    def step(self, name: str, fn: Any, fatal: bool = False) -> bool:
+        """Run one step, timing it and recording it; a fatal step's error stops the pipeline."""
         s = self.steps[name]
-        if s.status == "skipped":
+        if name not in self.cfg.steps:
             return True
         n = [x for x in self.cfg.steps].index(name) + 1
         self.rep.info(f"[{n}/{len(self.cfg.steps)}] {name} ...")
         t0 = time.perf_counter()
+        s.ran = True
         try:
             fn(s)
             s.status = "ok"
         except EdgetlError as e:
             s.status, s.error = "failed", str(e)
+            if fatal:
+                raise
             self.rep.warn(f"{name} failed: {e}")
         finally:
             s.seconds = round(time.perf_counter() - t0, 1)
@@ -218,13 +234,16 @@ class _Pipeline:
         for note in self.result.notes:
             self.rep.warn(note)
         if "train" in cfg.steps:
-            self.step("train", self.train)
-            if self.steps["train"].status != "ok":
-                for name in ("export", "bench"):
-                    self.steps[name].status = "skipped"
-                    self.steps[name].error = "training did not finish"
+            if self.run_dir.exists() and (not self.run_dir.is_dir() or any(self.run_dir.iterdir())):
+                raise EdgetlError(
+                    f"--out {self.run_dir}: folder is not empty; choose another --out, or rerun steps of that run "
+                    f"with --steps export,bench,report --out {self.run_dir}"
+                )
+            self.step("train", self.train, fatal=True)
         elif not (self.run_dir / "checkpoints").is_dir() and ("export" in cfg.steps or "bench" in cfg.steps):
-            raise EdgetlError(f"--out {self.run_dir}: no trained run here (no checkpoints/); add train to --steps")
+            raise EdgetlError(
+                f"--out {self.run_dir}: no trained run here (no checkpoints/); add train to --steps"
+            )
         if self.run_dir.is_dir() and "train" in cfg.steps:
             atomic_write_text(self.run_dir / RUN_YAML, dump_yaml(to_yaml_dict(cfg)))
         self.step("export", self.export)
@@ -234,17 +253,15 @@ class _Pipeline:
         if self.run_dir.is_dir():
             self.step("report", self.report)
         self.result.seconds = round(time.perf_counter() - self.started, 1)
-        self.result.plan = {"exports": self.plan.exports, "providers": self.plan.providers} if self.plan else {}
+        self.result.plan = (
+            {"exports": self.plan.exports, "providers": self.plan.providers} if self.plan else {}
+        )
         self.record()
         if self.result.report_html is not None:  # the report's own total: rewrite with the final time
             from edgetl.report import build_report
 
             build_report(self.run_dir)
         return self.result
-
-
-def _is_cli() -> bool:
-    return Path(sys.argv[0]).name in ("edgetl", "__main__.py") and len(sys.argv) > 1 and sys.argv[1] == "run"
 
 
 def _environment() -> dict[str, Any] | None:
@@ -254,6 +271,26 @@ def _environment() -> dict[str, Any] | None:
         return environment()
     except Exception:  # environment capture must never fail a run
         return None
+
+
+def _previous(run_dir: Path) -> dict[str, Any]:
+    """pipeline.json of an earlier `edgetl run` on this folder ({} when there is none)."""
+    import json
+
+    try:
+        data = json.loads((run_dir / PIPELINE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _previous_steps(run_dir: Path) -> dict[str, dict[str, Any]]:
+    steps = _previous(run_dir).get("steps")
+    return (
+        {s["step"]: s for s in steps if isinstance(s, dict) and "step" in s}
+        if isinstance(steps, list)
+        else {}
+    )
 
 
 def _read_export_report(run_dir: Path) -> Any:
@@ -266,9 +303,9 @@ def _read_export_report(run_dir: Path) -> Any:
     try:
         d = json.loads(p.read_text(encoding="utf-8"))
         variants = []
+        vknown = {f.name for f in dataclasses.fields(VariantReport)}
         for v in d.pop("variants", []):
-            v.pop("acc_drop_points", None)
-            variants.append(VariantReport(**v))
+            variants.append(VariantReport(**{k: x for k, x in v.items() if k in vknown}))
         known = {f.name for f in dataclasses.fields(ExportReport)}
         return ExportReport(**{k: v for k, v in d.items() if k in known}, variants=variants)
     except (OSError, ValueError, TypeError):
@@ -284,11 +321,15 @@ def _merge_export_reports(reports: list[Any], out_dir: Path) -> None:
     write_report(merged, out_dir)
 
 
-def run(cfg: RunConfig, reporter: Any = None) -> RunResult:
-    """Train, export, bench and report as `cfg` says; see the module docstring."""
+def run(cfg: RunConfig, reporter: Any = None, command: str | None = None) -> RunResult:
+    """Train, export, bench and report as `cfg` says; see the module docstring.
+
+    `reporter` is an `edgetl.train.progress.Reporter` (default: one honouring `train.quiet`);
+    `command` is the command line recorded in pipeline.json (the CLI passes its own).
+    """
     from edgetl.train.progress import Reporter
 
-    return _Pipeline(cfg, reporter or Reporter(quiet=cfg.train.quiet)).run()
+    return _Pipeline(cfg, reporter or Reporter(quiet=cfg.train.quiet), command).run()
 
 
 __all__ = ["PIPELINE_FILE", "RUN_YAML", "RunResult", "StepResult", "run"]

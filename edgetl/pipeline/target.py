@@ -50,7 +50,12 @@ def plan_target(target: str, precisions: list[str] | None = None) -> Plan:
         plan.reasons.append(f"{platform.machine()} CPU -> {cpu}")
         return plan
     if target in ("cpu-x86", "cpu-arm"):
-        return Plan([(target, list(precisions or PRECISIONS_FOR[target]))], ["cpu"], target, reasons=[f"--target {target}"])
+        return Plan(
+            [(target, list(precisions or PRECISIONS_FOR[target]))],
+            ["cpu"],
+            target,
+            reasons=[f"--target {target}"],
+        )
     if target == "cuda":
         cpu = cpu_target()
         plan = Plan([("cuda", list(precisions or PRECISIONS_FOR["cuda"]))], ["cpu", "cuda"], cpu, cuda=True)

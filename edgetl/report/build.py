@@ -58,7 +58,7 @@ def collect(run_dir: str | os.PathLike) -> Document:
         S.variants_section(run),
         S.plots_section(run),
         S.environment_section(run, env),
-        S.commands_section(run, steps),
+        S.commands_section(run, steps, pipeline),
         S.config_section(run),
     ]
     subtitle = (

@@ -475,9 +475,11 @@ def summary_section(run: Path, pipeline: dict[str, Any]) -> Section:
         ("Val top-1 (PyTorch)", pct(first(m, "top1"))),
     ]
     if pipeline.get("target"):
-        items.append(("Target", _short(pipeline["target"])))
+        items.append(("Variants for this machine", str(pipeline["target"])))
+    if pipeline.get("target_reasons"):
+        items.append(("Why", "; ".join(map(str, pipeline["target_reasons"]))))
     if pipeline.get("total_seconds") is not None:
-        items.append(("Total time", f"{fnum(pipeline['total_seconds'], 1)} s"))
+        items.append(("Total time (sum of steps)", f"{fnum(pipeline['total_seconds'], 1)} s"))
     sec.blocks.append(KeyValues(items, id="summary"))
     for note in pipeline.get("notes") or []:
         sec.blocks.append(Text(str(note)))

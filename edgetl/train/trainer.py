@@ -80,7 +80,7 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     """Run (or resume) one training run; see the module docstring."""
     import torch
 
-    from edgetl.data import load_splits, skipped_message
+    from edgetl.data import build_transform, load_splits, skipped_message
     from edgetl.models import CheckpointMeta, create_classifier
     from edgetl.train.device import resolve_device, resolve_workers
     from edgetl.train.early_stopping import EarlyStopping
@@ -120,6 +120,8 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         drop_path_rate=cfg.drop_path,
         img_size=cfg.img_size,
     )
+    if any(s.kind == "finetune" for s in stages):
+        build_transform(info.data_config, train=True, aug=cfg.augment())  # a bad --auto-augment fails now
     state = None
     if resuming:
         state = run.load_state()
