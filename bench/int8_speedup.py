@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import statistics
@@ -71,7 +70,9 @@ def _session(path: Path, threads: int):
     return create_session(path, "cpu", threads=threads).session
 
 
-def bench(fp32: Path, int8: Path, inputs: np.ndarray, threads: int, rounds: int, iters: int, warmup: int) -> dict:
+def bench(
+    fp32: Path, int8: Path, inputs: np.ndarray, threads: int, rounds: int, iters: int, warmup: int
+) -> dict:
     sessions = {"fp32": _session(fp32, threads), "int8": _session(int8, threads)}
     name = sessions["fp32"].get_inputs()[0].name
     feeds = [{name: inputs[i : i + 1]} for i in range(len(inputs))]
@@ -92,7 +93,9 @@ def bench(fp32: Path, int8: Path, inputs: np.ndarray, threads: int, rounds: int,
                 s.run(None, feed)
                 times.append((time.perf_counter() - t) * 1e3)
             med[key] = statistics.median(times)
-        per_round.append({"round": r, "fp32_ms": med["fp32"], "int8_ms": med["int8"], "speedup": med["fp32"] / med["int8"]})
+        per_round.append(
+            {"round": r, "fp32_ms": med["fp32"], "int8_ms": med["int8"], "speedup": med["fp32"] / med["int8"]}
+        )
     ratios = sorted(x["speedup"] for x in per_round)
     q = statistics.quantiles(ratios, n=10) if len(ratios) >= 2 else [ratios[0]] * 9
     return {

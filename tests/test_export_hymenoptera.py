@@ -39,7 +39,8 @@ def linear_probe_run(run_dir: Path, data: Path, model_name: str = "tf_efficientn
     clf = LogisticRegression(C=1.0, max_iter=5000).fit(f, y)
     head = model.get_classifier()
     with torch.no_grad():
-        if len(splits.classes) == 2:  # sklearn's binary model has one row: logits (-z/2, z/2) give the same argmax
+        # sklearn's binary model has one row z: logits (-z/2, z/2) give the same softmax
+        if len(splits.classes) == 2:
             coef = np.concatenate([-clf.coef_ / 2, clf.coef_ / 2])
             bias = np.concatenate([-clf.intercept_ / 2, clf.intercept_ / 2])
         else:

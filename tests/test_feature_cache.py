@@ -17,7 +17,12 @@ from edgetl.train.progress import Reporter
 
 def _feats(n: int = 4) -> FeatureSet:
     g = torch.Generator().manual_seed(0)
-    return FeatureSet(torch.randn(n, 8, generator=g), torch.arange(n) % 2, torch.randn(2, 8, generator=g), torch.tensor([0, 1]))
+    return FeatureSet(
+        torch.randn(n, 8, generator=g),
+        torch.arange(n) % 2,
+        torch.randn(2, 8, generator=g),
+        torch.tensor([0, 1]),
+    )
 
 
 def test_roundtrip_and_damaged_entries(tmp_path: Path) -> None:
@@ -34,7 +39,13 @@ def test_roundtrip_and_damaged_entries(tmp_path: Path) -> None:
 
 
 def test_key_changes_with_every_input() -> None:
-    base = dict(model_name="m", weights_hash="w", data_fingerprint="d", transform="T", data_config={"input_size": (3, 32, 32)})
+    base = dict(
+        model_name="m",
+        weights_hash="w",
+        data_fingerprint="d",
+        transform="T",
+        data_config={"input_size": (3, 32, 32)},
+    )
     key = feature_key(**base)
     assert key == feature_key(**base)
     for name, other in [
@@ -65,10 +76,14 @@ def test_get_features_miss_then_hit(make_image_folder, tmp_path: Path) -> None:
     log = io.StringIO()
     rep = Reporter(stream=log, tty=False)
     cache = FeatureCache(tmp_path / "cache")
-    first = get_features(model, splits, info.data_config, cache, torch.device("cpu"), rep, model_name="test_efficientnet")
+    first = get_features(
+        model, splits, info.data_config, cache, torch.device("cpu"), rep, model_name="test_efficientnet"
+    )
     assert not first.hit and first.train_x.shape == (10, model.num_features) and first.val_x.shape[0] == 6
     assert first.train_y.tolist() == [0] * 5 + [1] * 5
-    second = get_features(model, splits, info.data_config, cache, torch.device("cpu"), rep, model_name="test_efficientnet")
+    second = get_features(
+        model, splits, info.data_config, cache, torch.device("cpu"), rep, model_name="test_efficientnet"
+    )
     assert second.hit and torch.equal(second.train_x, first.train_x)
     assert f"feature cache hit: {second.path}" in log.getvalue()
 
@@ -79,7 +94,14 @@ def test_unwritable_cache_warns_and_goes_on(make_image_folder, tmp_path: Path) -
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     log = io.StringIO()
-    feats = get_features(model, splits, info.data_config, FeatureCache(blocker / "cache"), torch.device("cpu"), Reporter(stream=log))
+    feats = get_features(
+        model,
+        splits,
+        info.data_config,
+        FeatureCache(blocker / "cache"),
+        torch.device("cpu"),
+        Reporter(stream=log),
+    )
     assert feats.train_x.shape[0] == 6
     assert "warning: could not write the feature cache" in log.getvalue()
 
@@ -91,7 +113,11 @@ def test_features_are_the_heads_input(name: str) -> None:
 
     torch.manual_seed(0)
     m = timm.create_model(name, pretrained=False, num_classes=3).eval()
-    x = torch.randn(2, 3, 64, 64) if name != "test_vit" else torch.randn(2, 3, *m.default_cfg["input_size"][1:])
+    x = (
+        torch.randn(2, 3, 64, 64)
+        if name != "test_vit"
+        else torch.randn(2, 3, *m.default_cfg["input_size"][1:])
+    )
     f, _ = extract_features(m, [(x, torch.tensor([0, 1]))], torch.device("cpu"))
     with torch.inference_mode():
         assert torch.allclose(m.get_classifier()(f), m(x), atol=1e-5)

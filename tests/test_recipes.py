@@ -23,7 +23,7 @@ def test_recipe_loads_and_only_overrides(recipe: Path) -> None:
     cfg = load_config(TrainConfig, recipe, overrides={"data": "somewhere"})
     assert cfg.mode == recipe.stem
     defaults = TrainConfig()
-    for key, value in read_yaml(recipe).items():
+    for key in read_yaml(recipe):
         if key == "mode":
             continue
         assert getattr(cfg, key) != getattr(defaults, key), f"{recipe.name}: {key} repeats the default"

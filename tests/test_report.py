@@ -89,7 +89,7 @@ def make_fixture_run(run: Path) -> Path:
     ]  # fmt: skip
     export = ExportReport(
         model="m", source=str(run), run_id="run", target="cpu-x86", opset=18, exporter="dynamo", labels=CLASSES,
-        input_size=(3, 32, 32), input_layout="nchw-float", softmax=False, out_dir=str(run / "export"), data="x",
+        input_size=(3, 32, 32), input_layout="nchw-float", softmax=False, dynamic_batch=True, out_dir=str(run / "export"), data="x",
         n_val_images=12, n_calib_images=33, calib_method="minmax", max_acc_drop=0.5, variants=variants,
     ).to_dict()  # fmt: skip
     (run / "export" / "export_report.json").write_text(json.dumps(export))

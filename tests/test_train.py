@@ -54,11 +54,22 @@ def test_lp_ft_writes_the_run_directory(make_image_folder, tmp_path: Path) -> No
     out = tmp_path / "run"
     result = train(tiny(data, out, mode="lp-ft"))
 
-    for name in ("config.yaml", "data.json", "metrics.csv", "curves.png", "eval/eval.json", "eval/confusion.png"):
+    for name in (
+        "config.yaml",
+        "data.json",
+        "metrics.csv",
+        "curves.png",
+        "eval/eval.json",
+        "eval/confusion.png",
+    ):
         assert (out / name).is_file(), name
     for which in ("best", "last"):
         assert (out / "checkpoints" / f"{which}.safetensors").is_file()
-        assert json.loads((out / "checkpoints" / f"{which}.json").read_text())["labels"] == ["ant", "bee", "cat"]
+        assert json.loads((out / "checkpoints" / f"{which}.json").read_text())["labels"] == [
+            "ant",
+            "bee",
+            "cat",
+        ]
     assert not (out / "checkpoints" / "train_state.pt").exists()  # removed once the run is complete
     assert not list(out.rglob("*.tmp"))
 
@@ -145,7 +156,9 @@ def test_probe_keeps_the_backbone_frozen(make_image_folder, tmp_path: Path) -> N
     ref = timm.create_model("test_efficientnet", pretrained=False)
     ref.reset_classifier(2)  # the same initialisation sequence as create_classifier
     own = ref.state_dict()
-    changed = [k for k, v in state.items() if k in own and v.shape == own[k].shape and not torch.equal(v, own[k])]
+    changed = [
+        k for k, v in state.items() if k in own and v.shape == own[k].shape and not torch.equal(v, own[k])
+    ]
     assert changed and all(k.startswith("classifier.") for k in changed)  # BatchNorm statistics untouched too
 
 
@@ -160,7 +173,9 @@ def _swapped_val_folder(root: Path) -> Path:
 def test_early_stopping_stops_and_restores_the_best_epoch(tmp_path: Path) -> None:
     data = _swapped_val_folder(tmp_path / "data")
     out = tmp_path / "run"
-    result = train(tiny(data, out, mode="linear-probe", lp_epochs=12, lp_lr=0.2, monitor="val_loss", patience=2))
+    result = train(
+        tiny(data, out, mode="linear-probe", lp_epochs=12, lp_lr=0.2, monitor="val_loss", patience=2)
+    )
     table = rows(out)
     assert result.stopped_early and len(table) < 12
     losses = [float(r["val_loss"]) for r in table]
@@ -182,3 +197,33 @@ def test_early_stopping_stops_and_restores_the_best_epoch(tmp_path: Path) -> Non
 
     again = evaluate(out, reporter=Reporter(quiet=True, stream=io.StringIO()))
     assert again["top1"] == pytest.approx(float(table[best_i]["val_acc"]))
+
+
+def test_randaugment_posterize_at_top_magnitude_does_not_crash() -> None:
+    """timm maps magnitude 10 to "keep 0 bits"; Pillow 13 raises for that, which killed fine-tunes mid-epoch."""
+    from PIL import Image
+    from timm.data.auto_augment import AugmentOp
+
+    from edgetl.train._compat import patch_timm_posterize
+
+    patch_timm_posterize()
+    op = AugmentOp("PosterizeIncreasing", prob=1.0, magnitude=10)
+    assert op(Image.new("RGB", (8, 8), (200, 100, 50))).getpixel((0, 0)) == (0, 0, 0)
+
+
+def test_builtin_dataset_by_name(tmp_path: Path) -> None:
+    """Zero-setup data: scikit-learn's digits (in-memory arrays, not files) train by name."""
+    result = train(tiny(Path("digits"), tmp_path / "run", mode="linear-probe", img_size=16, lp_epochs=2, batch_size=64))
+    assert result.classes == [str(i) for i in range(10)] and result.eval["n"] == 360
+    assert result.best_metrics["val_acc"] > 0.3  # ten classes: well above chance after two epochs
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_cuda_amp_channels_last(make_image_folder, tmp_path: Path, amp: str) -> None:
+    data = make_image_folder()
+    result = train(tiny(data, tmp_path / "run", mode="lp-ft", device="cuda", amp=amp, channels_last=True))
+    assert result.best_metrics["val_acc"] == pytest.approx(1.0)
+    model, _ = load_classifier(tmp_path / "run")  # checkpoints are device-free
+    assert next(model.parameters()).device.type == "cpu"

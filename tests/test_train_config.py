@@ -40,7 +40,9 @@ def test_bad_values_name_the_flag(options: dict, message: str) -> None:
 
 
 def test_unknown_mode_suggests() -> None:
-    with pytest.raises(UnknownNameError, match=r"unknown training mode \(--mode\) 'lp_ft'; did you mean 'lp-ft'"):
+    with pytest.raises(
+        UnknownNameError, match=r"unknown training mode \(--mode\) 'lp_ft'; did you mean 'lp-ft'"
+    ):
         TrainConfig(mode="lp_ft")
 
 
@@ -73,7 +75,9 @@ def _parse(*argv: str):
 
 
 def test_cli_flags_are_generated_from_every_field() -> None:
-    args = _parse("--data", "d", "--lr", "0.01", "--scale", "0.3", "1", "--no-freeze-bn", "--mode", "finetune")
+    args = _parse(
+        "--data", "d", "--lr", "0.01", "--scale", "0.3", "1", "--no-freeze-bn", "--mode", "finetune"
+    )
     for f in dataclasses.fields(TrainConfig):
         assert hasattr(args, f.name), f"no flag for {f.name}"
     assert args.lr == 0.01 and args.scale == [0.3, 1.0] and args.freeze_bn is False

@@ -10,7 +10,18 @@ import torch
 
 from edgetl.cli import main
 
-BASE = ["--model", "test_efficientnet", "--pretrained", "none", "--img-size", "32", "--lp-epochs", "1", "--epochs", "1"]
+BASE = [
+    "--model",
+    "test_efficientnet",
+    "--pretrained",
+    "none",
+    "--img-size",
+    "32",
+    "--lp-epochs",
+    "1",
+    "--epochs",
+    "1",
+]
 BASE += ["--warmup-epochs", "0", "--quiet"]
 
 
@@ -38,9 +49,18 @@ def good(make_image_folder) -> Path:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--model", "tf_efficientnet_lite00"], "unknown timm model (--model) 'tf_efficientnet_lite00'; did you mean"),
-        (["--pretrained", "efficientnet_lite9"], "unknown weight source (--pretrained) 'efficientnet_lite9'; did you mean"),
-        (["--pretrained", "efficientnet_lite0"], "--pretrained efficientnet_lite0 holds weights for tf_efficientnet_lite0"),
+        (
+            ["--model", "tf_efficientnet_lite00"],
+            "unknown timm model (--model) 'tf_efficientnet_lite00'; did you mean",
+        ),
+        (
+            ["--pretrained", "efficientnet_lite9"],
+            "unknown weight source (--pretrained) 'efficientnet_lite9'; did you mean",
+        ),
+        (
+            ["--pretrained", "efficientnet_lite0"],
+            "--pretrained efficientnet_lite0 holds weights for tf_efficientnet_lite0",
+        ),
         (["--pretrained", "missing.pth"], "weights file missing.pth does not exist"),
         (["--lr", "-1"], "--lr must be > 0 (got -1.0)"),
         (["--val-split", "0.2"], "already has train/ and val/ folders; drop --val-split"),
@@ -60,7 +80,9 @@ def test_weights_file_for_another_model(good: Path, tmp_path: Path, capsys) -> N
     weights = tmp_path / "resnet.safetensors"
     save_file({"conv1.weight": torch.zeros(8, 3, 3, 3)}, str(weights))
     out = tmp_path / "run"
-    code, err = run_train(["--data", str(good), "--out", str(out), *BASE, "--pretrained", str(weights)], capsys)
+    code, err = run_train(
+        ["--data", str(good), "--out", str(out), *BASE, "--pretrained", str(weights)], capsys
+    )
     assert_clean_failure(code, err, "weights do not fit", out)
 
 

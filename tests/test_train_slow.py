@@ -27,7 +27,12 @@ def _edgetl(args: list[str], cwd: Path, cache: Path) -> tuple[subprocess.Complet
     env["EDGETL_CACHE_DIR"] = str(cache)
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "edgetl", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=3600
+        [sys.executable, "-m", "edgetl", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
     )
     elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -43,7 +48,9 @@ def _rows(run: Path) -> list[dict[str, str]]:
 def work(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = data_dir()
     if root is None or not (root / "hymenoptera" / "train").is_dir():
-        pytest.skip("EDGETL_DATA_DIR is not set to a folder holding hymenoptera/ (.ci/run sets ../shared/data)")
+        pytest.skip(
+            "EDGETL_DATA_DIR is not set to a folder holding hymenoptera/ (.ci/run sets ../shared/data)"
+        )
     base = tmp_path_factory.mktemp("hymenoptera")
     return {"data": root / "hymenoptera", "cwd": base, "cache": base / "feature-cache"}
 
@@ -53,7 +60,17 @@ def lp_ft_run(work: dict) -> dict:
     """Must-show 1, verbatim: edgetl train --data .../hymenoptera --model tf_efficientnet_lite0
     --pretrained efficientnet_lite0 --mode lp-ft (default run folder under ./runs)."""
     proc, elapsed = _edgetl(
-        ["train", "--data", str(work["data"]), "--model", "tf_efficientnet_lite0", "--pretrained", "efficientnet_lite0", "--mode", "lp-ft"],
+        [
+            "train",
+            "--data",
+            str(work["data"]),
+            "--model",
+            "tf_efficientnet_lite0",
+            "--pretrained",
+            "efficientnet_lite0",
+            "--mode",
+            "lp-ft",
+        ],
         work["cwd"],
         work["cache"],
     )
@@ -64,7 +81,9 @@ def lp_ft_run(work: dict) -> dict:
 def test_lp_ft_reaches_95_percent(lp_ft_run: dict) -> None:
     run = lp_ft_run["run"]
     report = json.loads((run / "eval" / "eval.json").read_text())
-    print(f"\nlp-ft on hymenoptera: val top-1 {100 * report['top1']:.2f}% (n={report['n']}) in {lp_ft_run['seconds']:.0f}s")
+    print(
+        f"\nlp-ft on hymenoptera: val top-1 {100 * report['top1']:.2f}% (n={report['n']}) in {lp_ft_run['seconds']:.0f}s"
+    )
     assert report["n"] == 153
     assert report["top1"] >= 0.95  # 146 of 153; one image is 0.65 points
     assert "feature cache miss" in lp_ft_run["stderr"]  # a cold start: the time includes the features
@@ -74,7 +93,9 @@ def test_lp_ft_reaches_95_percent(lp_ft_run: dict) -> None:
 
 def test_linear_probe_cache_hit_accuracy_and_epoch_cost(work: dict, lp_ft_run: dict) -> None:
     proc, elapsed = _edgetl(
-        ["train", "--data", str(work["data"]), "--mode", "linear-probe", "--out", "runs/probe"], work["cwd"], work["cache"]
+        ["train", "--data", str(work["data"]), "--mode", "linear-probe", "--out", "runs/probe"],
+        work["cwd"],
+        work["cache"],
     )
     run = work["cwd"] / "runs" / "probe"
     assert "feature cache hit: " in proc.stderr  # same data, model, weights and transform as the lp-ft run

@@ -57,7 +57,9 @@ def train_inputs(data_dir: Path, data_config: dict[str, Any], n: int, seed: int 
     return np.stack([pre(load_rgb(p)) for p in picked[:n]]).astype(np.float32)
 
 
-def accuracy(predict: Callable[[np.ndarray], np.ndarray], ev: EvalData, batch: int = 16) -> tuple[float, np.ndarray]:
+def accuracy(
+    predict: Callable[[np.ndarray], np.ndarray], ev: EvalData, batch: int = 16
+) -> tuple[float, np.ndarray]:
     """(top-1, predicted classes) of `predict(batch) -> logits` over the val set."""
     preds = []
     for i in range(0, len(ev.images), batch):

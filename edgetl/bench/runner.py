@@ -149,6 +149,7 @@ def bench(cfg: BenchConfig, log: Log | None = None) -> BenchReport:
     out_dir = Path(cfg.out) if cfg.out else (run_dir / "bench" if run_dir else Path("bench-results"))
     runs_r, budget_r = cfg.per_round()
 
+    load_start = _load_average()
     rows: list[BenchRow] = []
     cells: list[_Cell] = []
     warnings_: list[str] = []
@@ -221,6 +222,10 @@ def bench(cfg: BenchConfig, log: Log | None = None) -> BenchReport:
     _fill_speedups(rows)
     comparisons, more_warnings = _compare(rows)
     warnings_ += more_warnings
+    env = {**environment(), "threads": cfg.threads, "load_average_start": load_start}
+    busy = _busy_warning(load_start, env.get("load_average"), env["cpu"].get("usable_cores"))
+    if busy:
+        warnings_.append(busy)
     if ev is not None and ev.skipped:
         warnings_.append(
             f"{len(ev.skipped)} eval image(s) unreadable and left out, e.g. {ev.skipped[0][0]} ({ev.skipped[0][1]})"
@@ -228,7 +233,7 @@ def bench(cfg: BenchConfig, log: Log | None = None) -> BenchReport:
 
     report = BenchReport(
         rows=_order_rows(rows, cfg),
-        env={**environment(), "threads": cfg.threads},
+        env=env,
         config=asdict(cfg),
         data=None
         if ev is None
@@ -269,6 +274,26 @@ def _peak_rss_mb() -> float | None:
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
     except (ImportError, OSError):  # pragma: no cover - not on Windows
         return None
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):  # pragma: no cover - not on Windows
+        return None
+
+
+def _busy_warning(start: list[float] | None, end: list[float] | None, cores: int | None) -> str | None:
+    """Say so when other processes competed for the CPU: absolute latencies then include contention."""
+    if not cores:
+        return None
+    worst = max([x[0] for x in (start, end) if x] or [0.0])
+    if worst <= 1.5 * cores:
+        return None
+    return (
+        f"the machine was busy (1-min load average up to {worst:.1f} on {cores} usable cores): latencies include "
+        "contention from other processes; ratios between interleaved rows hold up better than absolute numbers"
+    )
 
 
 def _open_onnx(v: _Variant, prov: str, cfg: BenchConfig, rows: list[BenchRow], proc: Any) -> _Cell | None:
@@ -629,7 +654,9 @@ def _notes(cells: list[_Cell], cfg: BenchConfig, ev: EvalSet | None) -> list[str
     )
     notes.append("latency = milliseconds per batch; images/s = batch / mean latency")
     if any(c.provider == "cpu" and c.variant.precision == "fp16" for c in cells):
-        notes.append("fp16 on cpu: onnxruntime's CPU provider casts most FP16 ops back to FP32; FP16 is a GPU format")
+        notes.append(
+            "fp16 on cpu: onnxruntime's CPU provider casts most FP16 ops back to FP32; FP16 is a GPU format"
+        )
     if ev is None:
         notes.append(
             "no eval data: accuracy not measured; timing inputs are synthetic images preprocessed like real ones"

@@ -21,7 +21,9 @@ def _max_drop(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected top-1 points (e.g. 0.5) or 'none', got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected top-1 points (e.g. 0.5) or 'none', got {text!r}"
+        ) from None
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -33,25 +35,60 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "RUN_DIR/export/<model>-<precision>-<target>.onnx, with export_report.json/.md beside it.",
     )
     p.add_argument("source", nargs="?", help="run directory or checkpoint .safetensors")
-    p.add_argument("--model", help="timm model name (export without a run; needs --weights, --labels, --data)")
+    p.add_argument(
+        "--model", help="timm model name (export without a run; needs --weights, --labels, --data)"
+    )
     p.add_argument("--weights", help="state dict (.safetensors or .pth) for --model, head included")
     p.add_argument("--labels", help="class names for --model: a labels.txt (one per line) or a,b,c")
-    p.add_argument("--precisions", default="fp32,int8", help="comma list of fp32, fp16, int8-dynamic, int8 (default fp32,int8)")
-    p.add_argument("--target", default="cpu-x86", help="cpu-x86 | cpu-arm | cuda | tensorrt (picks the INT8 scheme; default cpu-x86)")
+    p.add_argument(
+        "--precisions",
+        default="fp32,int8",
+        help="comma list of fp32, fp16, int8-dynamic, int8 (default fp32,int8)",
+    )
+    p.add_argument(
+        "--target",
+        default="cpu-x86",
+        help="cpu-x86 | cpu-arm | cuda | tensorrt (picks the INT8 scheme; default cpu-x86)",
+    )
     p.add_argument("--opset", type=int, help="ONNX opset (default 18 when the installed onnxruntime runs it)")
-    p.add_argument("--exporter", default="auto", help="auto | torchscript | dynamo (auto: whichever gives a clean graph)")
-    p.add_argument("--static-batch", action="store_true", help="fix the batch size to 1 instead of a dynamic batch axis")
-    p.add_argument("--bake-preprocess", action="store_true", help="graph takes uint8 NHWC images (resized) and normalises itself")
+    p.add_argument(
+        "--exporter", default="auto", help="auto | torchscript | dynamo (auto: whichever gives a clean graph)"
+    )
+    p.add_argument(
+        "--static-batch", action="store_true", help="fix the batch size to 1 instead of a dynamic batch axis"
+    )
+    p.add_argument(
+        "--bake-preprocess",
+        action="store_true",
+        help="graph takes uint8 NHWC images (resized) and normalises itself",
+    )
     p.add_argument("--softmax", action="store_true", help='add a "probs" output next to "logits"')
-    p.add_argument("--calib-images", type=int, default=128, help="INT8 calibration images from the train split (default 128)")
+    p.add_argument(
+        "--calib-images",
+        type=int,
+        default=128,
+        help="INT8 calibration images from the train split (default 128)",
+    )
     p.add_argument("--calib-method", default="minmax", help="minmax | entropy | percentile (default minmax)")
-    p.add_argument("--max-acc-drop", type=_max_drop, default=0.5, help="top-1 points INT8 may lose on val, or 'none' (default 0.5)")
-    p.add_argument("--max-fallback-nodes", type=int, default=12, help="nodes the budget may keep in float (default 12)")
+    p.add_argument(
+        "--max-acc-drop",
+        type=_max_drop,
+        default=0.5,
+        help="top-1 points INT8 may lose on val, or 'none' (default 0.5)",
+    )
+    p.add_argument(
+        "--max-fallback-nodes", type=int, default=12, help="nodes the budget may keep in float (default 12)"
+    )
     p.add_argument("--parity-images", type=int, help="check on this many val images (default: all)")
-    p.add_argument("--data", help="image folder overriding the run's data (val: parity gate, train: calibration)")
-    p.add_argument("--val-split", type=float, help="for a --data folder without train/ and val/: fraction held out")
+    p.add_argument(
+        "--data", help="image folder overriding the run's data (val: parity gate, train: calibration)"
+    )
+    p.add_argument(
+        "--val-split", type=float, help="for a --data folder without train/ and val/: fraction held out"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for --val-split and image sampling with --data")
     p.add_argument("--out", help="output folder (default RUN_DIR/export)")
+    p.add_argument("--quiet", action="store_true", help="print only the result lines")
     return p
 
 
@@ -65,6 +102,22 @@ def _labels(text: str | None) -> list[str] | None:
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
+def _progress(quiet: bool) -> None:
+    """Show the library's progress lines (logger edgetl.export, INFO) on stderr."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("edgetl.export")
+    if quiet or any(getattr(h, "_edgetl_cli", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("edgetl export: %(message)s"))
+    handler._edgetl_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # onnxruntime's logging.warning() calls give the root logger a handler too
+
+
 def run(args: argparse.Namespace) -> int:
     from edgetl.errors import EdgetlError
     from edgetl.export import ExportConfig, export
@@ -72,7 +125,9 @@ def run(args: argparse.Namespace) -> int:
     if args.model and args.source:
         raise EdgetlError("give either a run directory / checkpoint or --model NAME, not both")
     if not args.model and not args.source:
-        raise EdgetlError("nothing to export: give a run directory, a checkpoint, or --model NAME --weights FILE --labels ...")
+        raise EdgetlError(
+            "nothing to export: give a run directory, a checkpoint, or --model NAME --weights FILE --labels ..."
+        )
     if not args.model and (args.weights or args.labels):
         raise EdgetlError("--weights and --labels go with --model NAME (a run directory carries its own)")
     cfg = ExportConfig(
@@ -96,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         out_dir=args.out,
     )
+    _progress(args.quiet)
     report = export(cfg)
     for v in report.variants:
         fallback = f", {len(v.nodes_in_float)} node(s) in float" if v.nodes_in_float else ""
@@ -105,5 +161,7 @@ def run(args: argparse.Namespace) -> int:
             f"(PyTorch {100 * v.torch_accuracy:.2f}%)  agreement {100 * v.agreement:.2f}%  "
             f"max diff {v.max_abs_diff:.2e}{fallback}  [{status}]"
         )
-    print(f"exporter {report.exporter}, opset {report.opset}; report: {Path(report.out_dir) / 'export_report.md'}")
+    print(
+        f"exporter {report.exporter}, opset {report.opset}; report: {Path(report.out_dir) / 'export_report.md'}"
+    )
     return 0

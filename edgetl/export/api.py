@@ -28,7 +28,16 @@ from edgetl.errors import DataError, ExportError
 from edgetl.export import graph as G
 from edgetl.export.config import ExportConfig
 from edgetl.export.onnx_export import export_graph, resolve_opset
-from edgetl.export.parity import BATCH, EvalSet, Gate, ParityResult, compare_onnx, gate_for, load_eval_set, torch_logits
+from edgetl.export.parity import (
+    BATCH,
+    EvalSet,
+    Gate,
+    ParityResult,
+    compare_onnx,
+    gate_for,
+    load_eval_set,
+    torch_logits,
+)
 from edgetl.export.report import ExportReport, VariantReport, write_report
 from edgetl.export.source import Source, resolve_source
 from edgetl.export.targets import TARGETS, Target
@@ -86,10 +95,7 @@ class _Ctx:
     metadata: ModelMetadata
     out_dir: Path
     work: Path
-    fp32_model: Any
     fp32_path: Path
-    exporter: str
-    opset: int
     ev_samples: list = dataclasses.field(default_factory=list)
     _pre: Path | None = None
     _calib: np.ndarray | None = None
@@ -113,10 +119,16 @@ class _Ctx:
             pool = self.train
             if not pool:
                 pool = self.ev_samples
-                v.notes.append("the data has no train split: calibrated on validation images (accuracy may be optimistic)")
-            chosen = stratified(pool, self.cfg.calib_images, self.src.seed if not self.cfg.data else self.cfg.seed)
+                v.notes.append(
+                    "the data has no train split: calibrated on validation images (accuracy may be optimistic)"
+                )
+            chosen = stratified(
+                pool, self.cfg.calib_images, self.src.seed if not self.cfg.data else self.cfg.seed
+            )
             if len(chosen) < self.cfg.calib_images:
-                v.notes.append(f"only {len(chosen)} calibration images available (asked for {self.cfg.calib_images})")
+                v.notes.append(
+                    f"only {len(chosen)} calibration images available (asked for {self.cfg.calib_images})"
+                )
             cal = load_eval_set(chosen, self.src.meta.data_config, self.label_index, "calibration")
             self._calib = cal.inputs(self.cfg.bake_preprocess)
         return self._calib
@@ -129,7 +141,7 @@ def _fill(v: VariantReport, r: ParityResult) -> None:
     v.n_images = r.n
     v.val_accuracy, v.torch_accuracy = r.accuracy, r.reference_accuracy
     v.agreement, v.flips = r.agreement, r.flips
-    v.max_abs_diff, v.mean_abs_diff = r.max_abs_diff, r.mean_abs_diff
+    v.max_abs_diff, v.mean_abs_diff, v.rel_diff = r.max_abs_diff, r.mean_abs_diff, r.rel_diff
     v.provider = r.provider
 
 
@@ -169,6 +181,14 @@ def _finalize(ctx: _Ctx, model: Any, v: VariantReport, providers: str = "cpu") -
     v.passed = True
     v.file = str(final)
     v.size_mb = len(data) / 1e6
+    log.info(
+        "%s: val top-1 %.2f%%, agreement %.2f%%, max diff %.2e -> %s",
+        v.precision,
+        100 * r.accuracy,
+        100 * r.agreement,
+        r.max_abs_diff,
+        final.name,
+    )
 
 
 def _fp32(ctx: _Ctx, v: VariantReport) -> None:
@@ -216,7 +236,9 @@ def _int8(ctx: _Ctx, v: VariantReport) -> None:
     pre = ctx.pre()
     calib = ctx.calib_inputs(v)
     v.scheme += f" on {len(calib)} train images"
-    softmax_nodes = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "Softmax" and "probs" in n.output]
+    softmax_nodes = [
+        n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "Softmax" and "probs" in n.output
+    ]
     q = StaticQuantizer(pre, scheme, ArrayCalibrationReader(calib), cfg.calib_method, ctx.work, softmax_nodes)
     gate = gate_for("int8", cfg.int8_min_agreement, cfg.max_acc_drop)
 
@@ -273,10 +295,15 @@ def export(cfg: ExportConfig) -> ExportReport:
     splits = load_splits(data, val_split, seed)
     label_index = _label_index(splits.classes, meta.labels, data)
     val = splits.val if cfg.parity_images is None else stratified(splits.val, cfg.parity_images, seed)
+    log.info("%s: %d val images for the parity gate (%s)", meta.model, len(val), data)
     ev = load_eval_set(val, meta.data_config, label_index, "validation")
     ref = torch_logits(src.model, ev.images)
 
-    out_dir = Path(cfg.out_dir) if cfg.out_dir else (src.run_dir / "export" if src.run_dir else Path.cwd() / f"{meta.model}-export")
+    out_dir = (
+        Path(cfg.out_dir)
+        if cfg.out_dir
+        else (src.run_dir / "export" if src.run_dir else Path.cwd() / f"{meta.model}-export")
+    )
     dc = meta.data_config
     metadata = ModelMetadata(
         labels=list(meta.labels),
@@ -347,19 +374,19 @@ def export(cfg: ExportConfig) -> ExportReport:
             metadata=metadata,
             out_dir=out_dir,
             work=work,
-            fp32_model=fp32_model,
             fp32_path=fp32_path,
-            exporter=graph.exporter,
-            opset=opset,
             ev_samples=list(val),
         )
         for precision in cfg.precisions:
-            v = VariantReport(precision=precision, target=cfg.target, file=None, exporter=graph.exporter, opset=opset)
+            v = VariantReport(
+                precision=precision, target=cfg.target, file=None, exporter=graph.exporter, opset=opset
+            )
             if precision in target.notes:
                 v.notes.append(target.notes[precision])
             v.gate = gate_for(precision, cfg.int8_min_agreement, cfg.max_acc_drop).text()
             report.variants.append(v)
             t = time.perf_counter()
+            log.info("%s: building and checking against PyTorch", precision)
             try:
                 _BUILDERS[precision](ctx, v)
             except ExportError as e:
@@ -367,7 +394,7 @@ def export(cfg: ExportConfig) -> ExportReport:
                 if not v.failures:
                     v.failures.append(str(e))
                 failures.append(str(e))
-                log.error("%s", e)
+                log.info("%s: FAILED", precision)
                 stale = out_dir / variant_filename(meta.model, precision, cfg.target)
                 if stale.exists():  # an older export of this variant must not pass for this model
                     stale.unlink()

@@ -107,7 +107,9 @@ def rank_sensitive(
     float_aug = Path(workdir) / "float-aug.onnx"
     signal: dict[str, float] = {}
     noise: dict[str, float] = {}
-    with quiet():
+    # qdq_loss_debug logs an ERROR per weight it cannot pair (onnxruntime renames some when quantizing);
+    # those weights are simply not ranked
+    with quiet(logging.CRITICAL):
         modify_model_output_intermediate_tensors(str(pre_path), str(float_aug))
         for i in range(0, len(inputs), CHUNK):
             acts = collect_activations(str(float_aug), ArrayCalibrationReader(inputs[i : i + CHUNK]))

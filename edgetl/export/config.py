@@ -66,7 +66,9 @@ class ExportConfig:
         if self.max_fallback_nodes < 0:
             raise EdgetlError(f"--max-fallback-nodes must be >= 0, got {self.max_fallback_nodes}")
         if not 0.0 <= self.int8_min_agreement <= 1.0:
-            raise EdgetlError(f"int8_min_agreement must be a fraction in [0, 1], got {self.int8_min_agreement}")
+            raise EdgetlError(
+                f"int8_min_agreement must be a fraction in [0, 1], got {self.int8_min_agreement}"
+            )
         if self.parity_images is not None and self.parity_images < 1:
             raise EdgetlError(f"--parity-images must be at least 1, got {self.parity_images}")
         if self.opset is not None and (isinstance(self.opset, bool) or not isinstance(self.opset, int)):

@@ -29,7 +29,9 @@ def simplify(model: Any) -> Any:
     try:
         slim = onnxslim.slim(model)
     except Exception as e:  # onnxslim raises assorted errors on graphs it cannot fold
-        raise ExportError(f"onnxslim could not simplify the exported graph ({type(e).__name__}: {e})") from None
+        raise ExportError(
+            f"onnxslim could not simplify the exported graph ({type(e).__name__}: {e})"
+        ) from None
     if slim is None:
         raise ExportError("onnxslim returned no model for the exported graph")
     del slim.metadata_props[:]
@@ -126,7 +128,9 @@ def serialize(model: Any, what: str) -> bytes:
     """One self-contained file: weights inline (no .onnx.data), which protobuf caps at 2 GB."""
     size = model.ByteSize()
     if size >= 2**31 - 1:
-        raise ExportError(f"{what}: the model is {size / 2**30:.1f} GB; ONNX files with inline weights stop at 2 GB")
+        raise ExportError(
+            f"{what}: the model is {size / 2**30:.1f} GB; ONNX files with inline weights stop at 2 GB"
+        )
     return model.SerializeToString()
 
 

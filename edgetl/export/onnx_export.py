@@ -73,21 +73,27 @@ def resolve_opset(requested: int | None, exporter: str) -> int:
     if requested is None:
         return DEFAULT_OPSET if DEFAULT_OPSET <= top else top
     if requested < MIN_OPSET:
-        raise ExportError(f"--opset {requested} is too old: edgetl exports opset {MIN_OPSET}-{top} (per-channel INT8 needs 13)")
+        raise ExportError(
+            f"--opset {requested} is too old: edgetl exports opset {MIN_OPSET}-{top} (per-channel INT8 needs 13)"
+        )
     if requested > rt_max:
         raise ExportError(
             f"--opset {requested}: the installed onnxruntime {ort.__version__} runs opsets up to {rt_max}; "
             f"choose {MIN_OPSET}-{top}"
         )
     if requested > max(ex_max.values()):
-        raise ExportError(f"--opset {requested}: torch {torch.__version__} exports opsets up to {max(ex_max.values())}")
+        raise ExportError(
+            f"--opset {requested}: torch {torch.__version__} exports opsets up to {max(ex_max.values())}"
+        )
     if exporter == "torchscript" and requested > ex_max["torchscript"]:
         raise ExportError(
             f"--opset {requested}: the TorchScript exporter stops at opset {ex_max['torchscript']}; "
             "use --exporter dynamo or auto"
         )
     if exporter == "dynamo" and requested < DYNAMO_MIN_OPSET:
-        raise ExportError(f"--opset {requested}: the dynamo exporter writes opset {DYNAMO_MIN_OPSET}+; use --exporter torchscript")
+        raise ExportError(
+            f"--opset {requested}: the dynamo exporter writes opset {DYNAMO_MIN_OPSET}+; use --exporter torchscript"
+        )
     return requested
 
 
@@ -200,7 +206,11 @@ def export_graph(
     for name in order:
         sink = io.StringIO()
         try:
-            with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            with (
+                warnings.catch_warnings(),
+                contextlib.redirect_stdout(sink),
+                contextlib.redirect_stderr(sink),
+            ):
                 warnings.simplefilter("ignore")
                 logging.disable(logging.WARNING)
                 try:
@@ -208,7 +218,9 @@ def export_graph(
                         proto = _EXPORTERS[name](module, x, outputs, opset, dynamic_batch)
                 finally:
                     logging.disable(logging.NOTSET)
-        except Exception as e:  # exporters raise many types (UnsupportedOperatorError, torch._dynamo errors ...)
+        except (
+            Exception
+        ) as e:  # exporters raise many types (UnsupportedOperatorError, torch._dynamo errors ...)
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             attempts.append(f"{name}: failed ({type(e).__name__}: {msg[:200]})")
             log.info("exporter %s failed: %s", name, msg)
@@ -229,4 +241,11 @@ def _opset_ok(exporter: str, opset: int, limits: dict[str, int]) -> bool:
     return opset <= limits["torchscript"]
 
 
-__all__ = ["DEFAULT_OPSET", "MIN_OPSET", "ExportedGraph", "export_graph", "resolve_opset", "runtime_max_opset"]
+__all__ = [
+    "DEFAULT_OPSET",
+    "MIN_OPSET",
+    "ExportedGraph",
+    "export_graph",
+    "resolve_opset",
+    "runtime_max_opset",
+]

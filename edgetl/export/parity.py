@@ -36,7 +36,9 @@ class EvalSet:
         return self.uint8 if bake_preprocess else self.images
 
 
-def load_eval_set(samples: list, data_config: dict[str, Any], label_index: dict[int, int], what: str) -> EvalSet:
+def load_eval_set(
+    samples: list, data_config: dict[str, Any], label_index: dict[int, int], what: str
+) -> EvalSet:
     """Run timm's eval transform (edgetl.data) over `samples`; also recover their uint8 pixels.
 
     The uint8 NHWC pixels are the transform's output with Normalize and ToTensor undone: ToTensor
@@ -53,7 +55,9 @@ def load_eval_set(samples: list, data_config: dict[str, Any], label_index: dict[
         xs.append(x.numpy())
         ys.append(label_index[int(y)])
     if ds.failed:
-        raise DataError(f"{len(ds.failed)} {what} image(s) became unreadable: {ds.failed[0][0]} ({ds.failed[0][1]})")
+        raise DataError(
+            f"{len(ds.failed)} {what} image(s) became unreadable: {ds.failed[0][0]} ({ds.failed[0][1]})"
+        )
     images = np.stack(xs).astype(np.float32)
     mean = np.asarray(data_config["mean"], dtype=np.float32).reshape(1, 3, 1, 1)
     std = np.asarray(data_config["std"], dtype=np.float32).reshape(1, 3, 1, 1)
@@ -93,13 +97,21 @@ def run_onnx(
     from edgetl.runtime.providers import create_session
 
     sess = create_session(path, providers, warn=False)
-    outs = [sess.session.run(["logits"], {"input": inputs[i : i + batch]})[0] for i in range(0, len(inputs), batch)]
+    outs = [
+        sess.session.run(["logits"], {"input": inputs[i : i + batch]})[0]
+        for i in range(0, len(inputs), batch)
+    ]
     single = sess.session.run(["logits"], {"input": inputs[:1]})[0]
     return np.concatenate(outs).astype(np.float32), single.astype(np.float32), sess.primary, sess.fallback
 
 
 def compare(
-    out: np.ndarray, ref: np.ndarray, labels: np.ndarray, provider: str, note: str | None = None, single: np.ndarray | None = None
+    out: np.ndarray,
+    ref: np.ndarray,
+    labels: np.ndarray,
+    provider: str,
+    note: str | None = None,
+    single: np.ndarray | None = None,
 ) -> ParityResult:
     """Diffs and top-1 agreement; `single` (row 0 run at batch 1) also counts toward the max diff."""
     diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
@@ -150,7 +162,9 @@ class Gate:
     def failures(self, r: ParityResult) -> list[str]:
         bad = []
         if r.agreement < self.min_agreement:
-            bad.append(f"agreement {r.agreement:.2%} ({r.flips} of {r.n} top-1 flips) < {self.min_agreement:.1%}")
+            bad.append(
+                f"agreement {r.agreement:.2%} ({r.flips} of {r.n} top-1 flips) < {self.min_agreement:.1%}"
+            )
         if self.max_abs_diff is not None and not r.max_abs_diff <= self.max_abs_diff:
             bad.append(f"max |logit diff| {r.max_abs_diff:.3g} > {self.max_abs_diff:g}")
         if self.max_rel_diff is not None and not r.rel_diff <= self.max_rel_diff:

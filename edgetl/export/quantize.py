@@ -96,15 +96,15 @@ def _stride(n: int) -> int:
 
 
 @contextlib.contextmanager
-def quiet() -> Iterator[None]:
+def quiet(level: int = logging.ERROR) -> Iterator[None]:
     """onnxruntime.quantization logs advice through the root logger; mute it while it runs."""
     root = logging.getLogger()
-    level = root.level
-    root.setLevel(max(level, logging.ERROR))
+    old = root.level
+    root.setLevel(max(old, level))
     try:
         yield
     finally:
-        root.setLevel(level)
+        root.setLevel(old)
 
 
 def preprocess(fp32_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
@@ -119,7 +119,9 @@ def preprocess(fp32_path: str | os.PathLike, out_path: str | os.PathLike) -> Pat
     return Path(out_path)
 
 
-def quantize_int8_dynamic(fp32_path: str | os.PathLike, out_path: str | os.PathLike, scheme: QuantScheme) -> Path:
+def quantize_int8_dynamic(
+    fp32_path: str | os.PathLike, out_path: str | os.PathLike, scheme: QuantScheme
+) -> Path:
     """Weights to INT8 ahead of time, activations quantized on the fly per batch."""
     from onnxruntime.quantization import quantize_dynamic
 
@@ -133,7 +135,9 @@ def quantize_int8_dynamic(fp32_path: str | os.PathLike, out_path: str | os.PathL
                 reduce_range=scheme.reduce_range,
             )
     except Exception as e:
-        raise ExportError(f"int8-dynamic: onnxruntime's quantize_dynamic failed ({type(e).__name__}: {e})") from None
+        raise ExportError(
+            f"int8-dynamic: onnxruntime's quantize_dynamic failed ({type(e).__name__}: {e})"
+        ) from None
     return Path(out_path)
 
 
@@ -218,11 +222,16 @@ class StaticQuantizer:
                     weight_type=_qtype(s.weights),
                     nodes_to_exclude=[*self.always_exclude, *(exclude or [])],
                     calibrate_method=CALIBRATION_METHODS[self.method],
-                    extra_options={"ActivationSymmetric": s.activation_symmetric, "WeightSymmetric": s.weight_symmetric},
+                    extra_options={
+                        "ActivationSymmetric": s.activation_symmetric,
+                        "WeightSymmetric": s.weight_symmetric,
+                    },
                     calibration_cache_path=str(self.cache),
                 )
         except Exception as e:
-            raise ExportError(f"int8: onnxruntime's quantize_static failed ({type(e).__name__}: {e})") from None
+            raise ExportError(
+                f"int8: onnxruntime's quantize_static failed ({type(e).__name__}: {e})"
+            ) from None
         return Path(out_path)
 
 

@@ -37,6 +37,7 @@ class VariantReport:
     flips: int | None = None
     max_abs_diff: float | None = None
     mean_abs_diff: float | None = None
+    rel_diff: float | None = None  # max_abs_diff / max(1, max |PyTorch logit|)
     gate: str = ""
     passed: bool | None = None  # None: the gate could not be run
     failures: list[str] = field(default_factory=list)
@@ -74,13 +75,17 @@ class ExportReport:
     variants: list[VariantReport] = field(default_factory=list)
     exporter_notes: list[str] = field(default_factory=list)  # why other exporters were not used
     versions: dict[str, str] = field(default_factory=dict)
-    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(
+        default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    )
 
     def variant(self, precision: str) -> VariantReport:
         for v in self.variants:
             if v.precision == precision:
                 return v
-        raise KeyError(f"no {precision} variant in this export (have {', '.join(v.precision for v in self.variants)})")
+        raise KeyError(
+            f"no {precision} variant in this export (have {', '.join(v.precision for v in self.variants)})"
+        )
 
     @property
     def passed(self) -> bool:
@@ -88,7 +93,7 @@ class ExportReport:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for v, vd in zip(self.variants, d["variants"]):
+        for v, vd in zip(self.variants, d["variants"], strict=True):
             vd["acc_drop_points"] = v.acc_drop_points
         return d
 
@@ -127,7 +132,9 @@ def to_markdown(r: ExportReport) -> str:
     for v in r.variants:
         lines.append(f"## {v.precision}")
         lines.append("")
-        lines.append(f"- gate: {v.gate} -> **{ {True: 'passed', False: 'FAILED', None: 'not verified'}[v.passed] }**")
+        lines.append(
+            f"- gate: {v.gate} -> **{ {True: 'passed', False: 'FAILED', None: 'not verified'}[v.passed] }**"
+        )
         if v.scheme:
             lines.append(f"- scheme: {v.scheme}")
         if v.provider:

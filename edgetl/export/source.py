@@ -38,7 +38,9 @@ def _run_config(run_dir: Path) -> dict[str, Any]:
     try:
         cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
-        raise EdgetlError(f"{path}: unreadable run config ({str(e).splitlines()[0]}); pass --data DIR") from None
+        raise EdgetlError(
+            f"{path}: unreadable run config ({str(e).splitlines()[0]}); pass --data DIR"
+        ) from None
     return cfg if isinstance(cfg, dict) else {}
 
 
@@ -56,8 +58,12 @@ def resolve_source(source: str, weights: str | None = None, labels: list[str] | 
         import timm
 
         if timm.is_model(source):
-            raise EdgetlError(f"--model {source}: also give --weights FILE and --labels (a labels.txt or a,b,c)")
-        raise CheckpointError(f"{source} does not exist (not a run directory, a checkpoint file or a timm model name)")
+            raise EdgetlError(
+                f"--model {source}: also give --weights FILE and --labels (a labels.txt or a,b,c)"
+            )
+        raise CheckpointError(
+            f"{source} does not exist (not a run directory, a checkpoint file or a timm model name)"
+        )
     path = Path(source)
     model, meta = load_classifier(path)
     if path.is_dir():
@@ -85,7 +91,9 @@ def _from_model_name(name: str, weights: str | None, labels: list[str] | None) -
     if weights is None or not labels:
         raise EdgetlError(f"--model {name}: also give --weights FILE and --labels (a labels.txt or a,b,c)")
     if len(set(labels)) != len(labels):
-        raise EdgetlError(f"--labels has duplicates: {', '.join(sorted({x for x in labels if labels.count(x) > 1}))}")
+        raise EdgetlError(
+            f"--labels has duplicates: {', '.join(sorted({x for x in labels if labels.count(x) > 1}))}"
+        )
     check_model_name(name)
     model, info = create_classifier(name, num_classes=len(labels), pretrained="none")
     state = read_weights_file(weights)
@@ -104,7 +112,9 @@ def _from_model_name(name: str, weights: str | None, labels: list[str] | None) -
                 f"{tuple(own[k].shape)}"
             )
     model.load_state_dict(state, strict=True)
-    meta = CheckpointMeta(model=name, labels=list(labels), data_config=info.data_config, weights=str(Path(weights).resolve()))
+    meta = CheckpointMeta(
+        model=name, labels=list(labels), data_config=info.data_config, weights=str(Path(weights).resolve())
+    )
     return Source(model=model.eval(), meta=meta, run_dir=None, data=None, val_split=None, seed=0, origin=name)
 
 

@@ -52,7 +52,9 @@ class Target:
     def check(self, precision: str) -> None:
         """Raise ExportError when this target cannot use `precision`, saying what to do instead."""
         if precision in self.refused:
-            raise ExportError(f"--target {self.name} does not take precision {precision}: {self.refused[precision]}")
+            raise ExportError(
+                f"--target {self.name} does not take precision {precision}: {self.refused[precision]}"
+            )
 
     def scheme(self, precision: str) -> QuantScheme | None:
         return {"int8": self.int8, "int8-dynamic": self.int8_dynamic}.get(precision)
@@ -118,7 +120,9 @@ TARGETS.register(
             "int8-dynamic": "TensorRT builds INT8 engines from static QDQ graphs only (no DynamicQuantizeLinear); "
             "use int8 (static, symmetric S8/S8) for --target tensorrt"
         },
-        notes={"int8": "symmetric S8/S8 QDQ (zero point 0) as TensorRT requires; the engine build is not run here"},
+        notes={
+            "int8": "symmetric S8/S8 QDQ (zero point 0) as TensorRT requires; the engine build is not run here"
+        },
     ),
 )
 

@@ -26,7 +26,7 @@ nav a{margin-right:.9rem}
 table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.92rem}
 th,td{border:1px solid #d5dbe1;padding:.28rem .6rem;text-align:left;vertical-align:top}
 th{background:#f1f4f7}tr:nth-child(even) td{background:#fafbfc}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 caption{caption-side:top;text-align:left;font-weight:600;padding:.2rem 0}
 figure{margin:.8rem 0}figure img{max-width:100%;height:auto;border:1px solid #e3e7eb}
 figcaption{color:#5b6570;font-size:.9rem}

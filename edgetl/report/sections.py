@@ -284,14 +284,22 @@ def environment_section(run: Path, env: dict[str, Any] | None) -> Section:
     return sec
 
 
-def commands_section(run: Path, steps: list[dict[str, Any]]) -> Section:
+def commands_section(
+    run: Path, steps: list[dict[str, Any]], pipeline: dict[str, Any] | None = None
+) -> Section:
     sec = Section("Reproduce", "reproduce")
+    pipeline = pipeline or {}
     if not steps:
         sec.blocks.append(NotRun("no commands recorded"))
         return sec
+    names = {"command": "Last command on this run", "rerun_all": "Whole run again (new folder)"}
+    whole = [(names[k], str(pipeline[k])) for k in names if pipeline.get(k)]
+    if whole:
+        sec.blocks.append(KeyValues(whole, id="run-commands"))
     sec.blocks.append(
         Text(
-            "Each step reads and writes only this run directory, so any one can be rerun alone with its command."
+            "Each step reads and writes only this run directory, so any one can be rerun alone with its command "
+            "(training always starts a new folder)."
         )
     )
     rows = [
@@ -459,6 +467,23 @@ def plots_section(run: Path) -> Section:
     return sec
 
 
+def _fastest(run: Path) -> str | None:
+    """The lowest-latency ok bench row at the smallest batch, with its accuracy and speedup."""
+    bench, _ = read_json(run / "bench" / "bench.json")
+    rows = [r for r in (bench or {}).get("rows") or [] if isinstance(r, dict) and r.get("status") == "ok"]
+    rows = [r for r in rows if _num(r.get("p50_ms")) is not None and _num(r.get("batch")) is not None]
+    if not rows:
+        return None
+    smallest = min(_num(r["batch"]) for r in rows)
+    best = min((r for r in rows if _num(r["batch"]) == smallest), key=lambda r: _num(r["p50_ms"]))
+    speed = _num(best.get("speedup_vs_torch"))
+    return (
+        f"{best.get('variant')} on {best.get('provider')}: p50 {fnum(best['p50_ms'], 2)} ms at batch {fint(smallest)}"
+        + (f", {speed:.2f}x PyTorch eager" if speed is not None else "")
+        + (f", accuracy {pct(best.get('accuracy'))}" if _num(best.get("accuracy")) is not None else "")
+    )
+
+
 def summary_section(run: Path, pipeline: dict[str, Any]) -> Section:
     sec = Section("Summary", "summary")
     cfg, _ = read_yaml(run / "config.yaml")
@@ -480,6 +505,9 @@ def summary_section(run: Path, pipeline: dict[str, Any]) -> Section:
         items.append(("Why", "; ".join(map(str, pipeline["target_reasons"]))))
     if pipeline.get("total_seconds") is not None:
         items.append(("Total time (sum of steps)", f"{fnum(pipeline['total_seconds'], 1)} s"))
+    fastest = _fastest(run)
+    if fastest:
+        items.append(("Fastest variant", fastest))
     sec.blocks.append(KeyValues(items, id="summary"))
     for note in pipeline.get("notes") or []:
         sec.blocks.append(Text(str(note)))

@@ -205,6 +205,9 @@ class EpochEnd:
     state: StageState
     scores: np.ndarray
     labels: np.ndarray
+    clock: float = (
+        0.0  # perf_counter() when the row was made: on_epoch adds its checkpoint time to row["seconds"]
+    )
 
 
 def run_stage(
@@ -276,9 +279,9 @@ def run_stage(
         state.optimizer = optimizer.state_dict()
         state.ema = ema.module.state_dict() if ema is not None else None
         done = stopper.should_stop or state.epochs_done >= stage.epochs
-        ctx.reporter.info(format_epoch(row, ctx.total_epochs, improved))
         if on_epoch is not None:
-            on_epoch(EpochEnd(row, improved, done, eval_model, state, scores, labels))
+            on_epoch(EpochEnd(row, improved, done, eval_model, state, scores, labels, time.perf_counter()))
+        ctx.reporter.info(format_epoch(row, ctx.total_epochs, improved))
         if stopper.should_stop:
             ctx.reporter.info(
                 f"early stopping: no {stopper.monitor} improvement for {stopper.patience} epochs "

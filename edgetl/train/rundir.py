@@ -43,8 +43,8 @@ class RunDir:
     def name(self) -> str:
         return self.path.resolve().name
 
-    def create(self) -> None:
-        """Make the folder; a folder that already holds files is refused (never mix two runs)."""
+    def check_new(self) -> None:
+        """Refuse a folder that already holds files (never mix two runs); nothing is written."""
         if self.path.exists():
             if not self.path.is_dir():
                 raise EdgetlError(f"--out {self.path}: exists and is not a folder; choose another --out")
@@ -55,6 +55,9 @@ class RunDir:
                     else "choose another --out"
                 )
                 raise EdgetlError(f"--out {self.path}: folder is not empty; {hint}")
+
+    def create(self) -> None:
+        self.check_new()
         if self.is_writer:
             try:
                 self.path.mkdir(parents=True, exist_ok=True)

@@ -76,35 +76,37 @@ def _absolute_inputs(cfg: TrainConfig) -> TrainConfig:
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
-def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
-    """Run (or resume) one training run; see the module docstring."""
+@dataclass
+class _Checked:
+    """Everything `train` needs, built and validated before any file is written."""
+
+    cfg: TrainConfig
+    run: Any  # RunDir
+    device: Any
+    splits: Any
+    stages: list
+    model: Any
+    info: Any  # ModelInfo
+
+
+def _check_inputs(cfg: TrainConfig, reporter: Reporter) -> _Checked:
+    """Resolve and validate data, model, weights and options; raises before the run folder exists."""
     import torch
 
     from edgetl.data import build_transform, load_splits, skipped_message
-    from edgetl.models import CheckpointMeta, create_classifier
-    from edgetl.train.device import resolve_device, resolve_workers
-    from edgetl.train.early_stopping import EarlyStopping
-    from edgetl.train.feature_cache import FeatureCache
-    from edgetl.train.loop import FitContext
+    from edgetl.models import create_classifier
+    from edgetl.train.device import resolve_device
     from edgetl.train.modes import MODES
     from edgetl.train.rundir import RunDir
-    from edgetl.train.runners import RunnerContext
 
-    started = time.perf_counter()
-    resuming = bool(cfg.resume)
-    if resuming:
-        cfg = resume_config(cfg)
     if not cfg.data:
         raise ConfigError(
             "--data is required: an image folder (DIR/train/<class>, DIR/val/<class>) or a built-in dataset such as 'digits'"
         )
     cfg = _absolute_inputs(cfg)
-    reporter = reporter or Reporter(quiet=cfg.quiet)
-
-    # ---- everything that can be wrong is checked before the run folder exists
     run = RunDir(cfg.run_dir())
-    if not resuming and run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
-        run.create()  # raises the "not empty" error
+    if not cfg.resume:
+        run.check_new()
     device = resolve_device(cfg.device)
     splits = load_splits(cfg.data, cfg.val_split, cfg.seed)
     msg = skipped_message(splits.skipped)
@@ -121,9 +123,33 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         img_size=cfg.img_size,
     )
     if any(s.kind == "finetune" for s in stages):
+        from edgetl.train._compat import patch_timm_posterize
+
+        patch_timm_posterize()
         build_transform(info.data_config, train=True, aug=cfg.augment())  # a bad --auto-augment fails now
+    return _Checked(cfg, run, device, splits, stages, model, info)
+
+
+def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
+    """Run (or resume) one training run; see the module docstring."""
+    import torch
+
+    from edgetl.models import CheckpointMeta
+    from edgetl.train.device import resolve_workers
+    from edgetl.train.early_stopping import EarlyStopping
+    from edgetl.train.feature_cache import FeatureCache
+    from edgetl.train.loop import FitContext
+    from edgetl.train.runners import RunnerContext
+
+    started = time.perf_counter()
+    if cfg.resume:
+        cfg = resume_config(cfg)
+    reporter = reporter or Reporter(quiet=cfg.quiet)
+    c = _check_inputs(cfg, reporter)
+    cfg, run, device, splits, stages, model = c.cfg, c.run, c.device, c.splits, c.stages, c.model
+
     state = None
-    if resuming:
+    if cfg.resume:
         state = run.load_state()
         _check_same_data(run, splits)
         run.clean_temp()
@@ -155,7 +181,7 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     rctx = RunnerContext(
         cfg=cfg,
         splits=splits,
-        data_config=info.data_config,
+        data_config=c.info.data_config,
         device=device,
         num_workers=resolve_workers(cfg.num_workers, device),
         reporter=reporter,
@@ -164,8 +190,8 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     meta = CheckpointMeta(
         model=cfg.model,
         labels=list(splits.classes),
-        data_config=info.data_config,
-        weights=info.weights,
+        data_config=c.info.data_config,
+        weights=c.info.weights,
         run_id=run.name,
         drop_rate=cfg.drop,
         drop_path_rate=cfg.drop_path,
@@ -177,11 +203,10 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         reporter.info(f"resuming {run.path} after epoch {len(session.rows)}")
     else:
         reporter.info(
-            f"training {cfg.model} ({info.weights}) on {splits.source}: {len(splits.train)} train / "
+            f"training {cfg.model} ({c.info.weights}) on {splits.source}: {len(splits.train)} train / "
             f"{len(splits.val)} val images, {len(splits.classes)} classes, mode {cfg.mode}, device {device.type}; "
             f"run dir {run.path}"
         )
-
     try:
         runner = None
         for si in range(start_stage, len(stages)):
@@ -211,20 +236,48 @@ class _Session:
     """The mutable side of one run: rows, best weights, early stopping, and the files after each epoch."""
 
     def __init__(self, run: Any, ctx: Any, meta: Any, stopper: Any):
+        from edgetl.train.feature_cache import backbone_hash
+
         self.run, self.ctx, self.meta, self.stopper = run, ctx, meta, stopper
         self.rows: list[dict[str, Any]] = []
         self.best_state: dict[str, Any] | None = None
+        # The model as created (pretrained backbone + seeded head). The train state stores only
+        # tensors that differ from it: during a probe that is the head alone, kilobytes not megabytes.
+        self.reference = {k: v.detach().cpu().clone() for k, v in ctx.model.state_dict().items()}
+        self.reference_hash = backbone_hash(ctx.model)
+
+    def _delta(self, state: dict[str, Any] | None) -> dict[str, Any] | None:
+        import torch
+
+        if state is None:
+            return None
+        out = {}
+        for k, v in state.items():
+            v = v.detach().cpu()
+            if not torch.equal(v, self.reference[k]):
+                out[k] = v.clone()
+        return out
+
+    def _full(self, delta: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if delta is None else {**self.reference, **delta}
 
     def restore(self, state: dict[str, Any]) -> tuple[int, Any]:
         from edgetl.train.loop import StageState
 
-        self.ctx.model.load_state_dict(state["model"])
+        if state.get("reference_hash") != self.reference_hash:
+            raise EdgetlError(
+                f"--resume {self.run.path}: the pretrained weights ({self.meta.weights}) changed since the run "
+                "started; it cannot continue exactly: start a new run"
+            )
+        self.ctx.model.load_state_dict(self._full(state["model"]))
         self.stopper.load_state_dict(state["stopper"])
         self.rows = [dict(r) for r in state["rows"]]
-        self.best_state = state["best_model"]
+        self.best_state = self._full(state["best_model"])
         if state["stage_done"]:
             return int(state["stage_index"]) + 1, None
-        return int(state["stage_index"]), StageState(**state["stage"])
+        stage = dict(state["stage"])
+        stage["ema"] = self._full(stage.get("ema"))
+        return int(state["stage_index"]), StageState(**stage)
 
     def _meta(self, row: dict[str, Any]) -> Any:
         keys = ("train_loss", "train_acc", "val_loss", "val_acc")
@@ -257,16 +310,20 @@ class _Session:
             self.rows.append(row)
             if run.is_writer:
                 save_checkpoint(run.last, end.eval_model, self._meta(row))
+            row["seconds"] += time.perf_counter() - end.clock  # an epoch's cost includes its checkpoints
             run.write_metrics(self.rows, METRIC_COLUMNS)
             if runner.kind == "finetune" or end.stage_done:
                 run.write_curves(self.rows)
+            stage_state = dataclasses.asdict(end.state)
+            stage_state["ema"] = self._delta(stage_state["ema"])
             run.save_state(
                 {
                     "stage_index": si,
                     "stage_done": end.stage_done,
-                    "stage": dataclasses.asdict(end.state),
-                    "model": model.state_dict(),
-                    "best_model": self.best_state,
+                    "stage": stage_state,
+                    "model": self._delta(model.state_dict()),
+                    "best_model": self._delta(self.best_state),
+                    "reference_hash": self.reference_hash,
                     "stopper": self.stopper.state_dict(),
                     "rows": self.rows,
                 }
