@@ -219,3 +219,10 @@ def test_config_fixed_length_tuple_keeps_values() -> None:
     assert from_dict(_Scale, {"scale": [0.5, 1]}).scale == (0.5, 1.0)
     with pytest.raises(ConfigError, match="expected 2 values, got 3"):
         from_dict(_Scale, {"scale": [0.5, 1, 2]})
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path: Path) -> None:
+    out = atomic_write_text(tmp_path / "report.json", "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -65,19 +65,36 @@ def _q(x: Any) -> str:
     return shlex.quote(str(x))
 
 
+# How the stage CLIs spell boolean options (True, False); None: the default, no flag needed.
+SWITCHES = {
+    "dynamic_batch": (None, "--static-batch"),
+    "bake_preprocess": ("--bake-preprocess", None),
+    "softmax": ("--softmax", None),
+    "plots": (None, "--no-plots"),
+    "cuda_host_copies": ("--cuda-host-copies", None),
+}
+NO_FLAG = {"int8_min_agreement"}  # ExportConfig options the export CLI does not expose
+
+
 def _flag_args(opts: dict[str, Any]) -> str:
     """CLI flags for stage options given in the YAML (lists as comma lists, booleans as switches)."""
-    parts = []
+    parts, unflagged = [], []
     for k, v in opts.items():
         flag = "--" + k.replace("_", "-")
-        if isinstance(v, bool):
-            parts.append(flag if v else f"--no-{k.replace('_', '-')}")
+        if k in NO_FLAG:
+            unflagged.append(f"{k}={v}")
+        elif isinstance(v, bool):
+            on, off = SWITCHES.get(k, (flag, f"--no-{k.replace('_', '-')}"))
+            if (on if v else off) is not None:
+                parts.append(on if v else off)
         elif isinstance(v, (list, tuple)):
             parts.append(f"{flag} {_q(','.join(str(x) for x in v))}")
         elif v is None:
             parts.append(f"{flag} none")
         else:
             parts.append(f"{flag} {_q(v)}")
+    if unflagged:
+        parts.append(f"# and, from run.yaml, {' '.join(unflagged)} (no command-line flag)")
     return (" " + " ".join(parts)) if parts else ""
 
 
@@ -196,7 +213,7 @@ class _Pipeline:
         if len(reports) > 1:
             _merge_export_reports(reports, self.run_dir / "export")
         self.result.exports = reports
-        s.command = " && ".join(commands)
+        s.command = "\n".join(commands)
         for r in reports:
             for v in r.variants:
                 acc = "–" if v.val_accuracy is None else f"{100 * v.val_accuracy:.2f}%"

@@ -61,6 +61,7 @@ def evaluate(
     from edgetl.models import load_classifier
     from edgetl.train.device import resolve_device, resolve_workers
     from edgetl.train.loop import FitContext, predict
+    from edgetl.train.runners import ImageEval
 
     run_dir = Path(run_dir)
     reporter = reporter or Reporter()
@@ -83,15 +84,8 @@ def evaluate(
     ds = ImageDataset(samples, build_transform(meta.data_config, train=False))
     loader = torch.utils.data.DataLoader(ds, batch_size=64, num_workers=resolve_workers(None, dev))
 
-    class _Images:  # the loop's predict() takes any object with val_batches() and forward()
-        def val_batches(self) -> Any:
-            return loader
-
-        def forward(self, m: Any, x: Any, training: bool) -> Any:
-            return m(x)
-
     ctx = FitContext(model=model, device=dev, seed=cfg.seed, reporter=reporter)
-    scores, labels = predict(ctx, model, _Images())
+    scores, labels = predict(ctx, model, ImageEval(loader))
     metrics = classification_metrics(scores, labels, meta.labels)
     report: dict[str, Any] = {
         **metrics,

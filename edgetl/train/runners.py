@@ -254,7 +254,23 @@ class FinetuneRunner(Runner):
         return [*self.train_ds.failed, *self.val_ds.failed]
 
 
+class ImageEval(Runner):
+    """Validation only: a loader of (image tensor, label) through the full model (`edgetl eval`)."""
+
+    kind = "images"
+
+    def __init__(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]]):
+        self.loader = loader
+
+    def val_batches(self) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        return self.loader
+
+    def forward(self, model: nn.Module, x: torch.Tensor, training: bool) -> torch.Tensor:
+        return model(x)
+
+
 __all__ = [
+    "ImageEval",
     "RUNNERS",
     "FinetuneRunner",
     "ProbeRunner",

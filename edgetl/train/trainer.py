@@ -95,7 +95,7 @@ def _check_inputs(cfg: TrainConfig, reporter: Reporter) -> _Checked:
 
     from edgetl.data import build_transform, load_splits, skipped_message
     from edgetl.models import create_classifier
-    from edgetl.train.device import resolve_device
+    from edgetl.train.device import is_main_process, resolve_device
     from edgetl.train.modes import MODES
     from edgetl.train.rundir import RunDir
 
@@ -104,7 +104,7 @@ def _check_inputs(cfg: TrainConfig, reporter: Reporter) -> _Checked:
             "--data is required: an image folder (DIR/train/<class>, DIR/val/<class>) or a built-in dataset such as 'digits'"
         )
     cfg = _absolute_inputs(cfg)
-    run = RunDir(cfg.run_dir())
+    run = RunDir(cfg.run_dir(), is_writer=is_main_process())
     if not cfg.resume:
         run.check_new()
     device = resolve_device(cfg.device)
@@ -144,7 +144,10 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     started = time.perf_counter()
     if cfg.resume:
         cfg = resume_config(cfg)
-    reporter = reporter or Reporter(quiet=cfg.quiet)
+    if reporter is None:
+        from edgetl.train.device import is_main_process
+
+        reporter = Reporter(quiet=cfg.quiet, enabled=is_main_process())
     c = _check_inputs(cfg, reporter)
     cfg, run, device, splits, stages, model = c.cfg, c.run, c.device, c.splits, c.stages, c.model
 
