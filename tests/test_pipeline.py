@@ -161,22 +161,23 @@ TINY = {
 }
 
 
-@pytest.fixture
-def tiny_run(make_image_folder, tmp_path: Path) -> tuple:
-    """One complete tiny pipeline run (train, export fp32+int8, bench, report)."""
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> tuple:
+    """One complete tiny pipeline run (train, export fp32+int8, bench, report), shared by the tests below."""
+    from conftest import COLORS, write_images
+
     from edgetl.pipeline import run
 
-    data = make_image_folder(classes=("ant", "bee", "<wasp>"), n_train=10, n_val=6)
+    tmp_path = tmp_path_factory.mktemp("pipeline")
+    data = tmp_path / "data"
+    for i, cls in enumerate(("ant", "bee", "<wasp>")):
+        write_images(data / "train" / cls, COLORS[i], 10, seed=i)
+        write_images(data / "val" / cls, COLORS[i], 6, seed=100 + i)
     path = tmp_path / "tiny.yaml"
     path.write_text(
         yaml.safe_dump(
             {
-                "train": {
-                    **TINY,
-                    "data": str(data),
-                    "out": str(tmp_path / "run"),
-                    "cache_dir": str(tmp_path / "cache"),
-                },
+                "train": {**TINY, "data": str(data), "out": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache")},
                 "export": {"calib_images": 16, "max_acc_drop": None, "int8_min_agreement": 0.0},
                 "bench": {"runs": 6, "warmup": 1, "repeat": 1, "threads": 1},
                 "target": "cpu-x86",
@@ -187,11 +188,11 @@ def tiny_run(make_image_folder, tmp_path: Path) -> tuple:
     return run(cfg, command=f"edgetl run --config {path}"), tmp_path
 
 
-def test_tiny_end_to_end_run_writes_everything_the_report_shows(tiny_run):
+def test_tiny_end_to_end_run_writes_everything_the_report_shows(tiny_run, tmp_path: Path):
     from test_report import REPORT_TABLES, assert_renders
 
-    result, tmp_path = tiny_run
-    run_dir = tmp_path / "run"
+    result, run_tmp = tiny_run
+    run_dir = run_tmp / "run"
     assert result.ok, [(s.step, s.status, s.error) for s in result.steps]
     assert result.run_dir == run_dir and result.report_html == run_dir / "report.html"
     for rel in ("config.yaml", "run.yaml", "data.json", "metrics.csv", "curves.png", "eval/eval.json",
@@ -224,8 +225,8 @@ def test_a_single_step_reruns_on_the_run_directory(tiny_run):
     """`edgetl run --steps report --out RUN_DIR` rebuilds the report from the files alone."""
     from edgetl.cli import main
 
-    result, tmp_path = tiny_run
-    run_dir = tmp_path / "run"
+    result, run_tmp = tiny_run
+    run_dir = run_tmp / "run"
     (run_dir / "report.html").unlink()
     (run_dir / "report.md").unlink()
     assert main(["run", "--steps", "report", "--out", str(run_dir), "--quiet"]) == 0

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 ARGS = [
     "--model", "test_efficientnet", "--pretrained", "none", "--img-size", "64", "--mode", "lp-ft",
-    "--lp-epochs", "3", "--lp-lr", "0.05", "--epochs", "5", "--lr", "0.01", "--warmup-epochs", "1",
+    "--lp-epochs", "2", "--lp-lr", "0.05", "--epochs", "3", "--lr", "0.01", "--warmup-epochs", "1",
     "--batch-size", "4", "--auto-augment", "none", "--mixup", "0.2", "--drop-path", "0.1",
     "--ema", "--ema-decay", "0.9", "--patience", "0", "--quiet",
 ]  # fmt: skip
@@ -56,7 +56,7 @@ def _n_rows(run: Path) -> int:
 def data(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     for i, cls in enumerate(("a", "b")):
-        write_images(root / "train" / cls, COLORS[i], 40, size=(64, 64), seed=i)
+        write_images(root / "train" / cls, COLORS[i], 24, size=(64, 64), seed=i)
         write_images(root / "val" / cls, COLORS[i], 10, size=(64, 64), seed=100 + i)
     return root
 
@@ -64,31 +64,30 @@ def data(tmp_path: Path) -> Path:
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(data: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     full, cut = tmp_path / "full", tmp_path / "cut"
-    reference = _edgetl("--data", str(data), "--out", str(full), *ARGS, cache=cache)
-    _finish(reference)
-
     victim = _edgetl("--data", str(data), "--out", str(cut), *ARGS, cache=cache)
     deadline = time.monotonic() + 240
-    while _n_rows(cut) < 5 and victim.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)  # wait for the second fine-tuning epoch (global epoch 5) to be written
-    time.sleep(0.3)  # ... and land inside the next one
+    while _n_rows(cut) < 3 and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # wait for the first fine-tuning epoch (global epoch 3) to be written
+    time.sleep(0.1)  # ... and land inside the next one
     assert victim.poll() is None, "the run ended before it could be killed; make the epochs longer"
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     killed_at = _n_rows(cut)
-    assert 5 <= killed_at < 8
+    assert 3 <= killed_at < 5
 
     # Whatever was on disk at the kill is complete: checkpoints load and the train state loads.
     for name in ("best.safetensors", "last.safetensors"):
         assert load_file(str(cut / "checkpoints" / name))
     state = torch.load(cut / "checkpoints" / "train_state.pt", weights_only=True)
-    assert state["stage_index"] == 1 and not state["stage_done"]
+    # Killed inside fine-tuning epoch 2, or just before the state of epoch 1 was committed: both must resume.
+    assert (state["stage_index"], state["stage_done"]) in {(0, True), (1, False)}
 
     out = _finish(_edgetl("--resume", str(cut), cache=cache))
     assert "best epoch" in out
+    _finish(_edgetl("--data", str(data), "--out", str(full), *ARGS, cache=cache))  # the uninterrupted reference
 
     assert _rows(cut) == _rows(full)
-    assert len(_rows(full)) == 8
+    assert len(_rows(full)) == 5
     best_full = load_file(str(full / "checkpoints" / "best.safetensors"))
     best_cut = load_file(str(cut / "checkpoints" / "best.safetensors"))
     assert best_full.keys() == best_cut.keys()
@@ -104,6 +103,7 @@ def test_resume_of_a_finished_run_says_so(data: Path, tmp_path: Path, capsys: py
     args = ["--data", str(data), "--out", str(run), *ARGS, "--cache-dir", str(tmp_path / "cache")]
     args[args.index("--epochs") + 1] = "1"
     args[args.index("--warmup-epochs") + 1] = "0"
+    args[args.index("--img-size") + 1] = "32"
     assert main(["train", *args]) == 0
     capsys.readouterr()
     assert main(["train", "--resume", str(run)]) == 2

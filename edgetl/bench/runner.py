@@ -618,10 +618,11 @@ def _compare(rows: list[BenchRow]) -> tuple[list[dict[str, Any]], list[str]]:
                     continue
                 c = add(r, ref)
                 if r.is_int8 and r.kind == "onnx" and (c["faster"] != r.variant or not c["separable"]):
+                    how = "not faster" if c["faster"] != r.variant else "not clearly faster"
                     warns.append(
-                        f"INT8 {r.variant} is not faster than FP32 {ref.variant} on {prov} at batch {b} "
+                        f"INT8 {r.variant} is {how} than FP32 {ref.variant} on {prov} at batch {b} "
                         f"(p50 {r.p50_ms:.3f} vs {ref.p50_ms:.3f} ms"
-                        f"{'' if c['separable'] else ', not separable within noise'})"
+                        f"{'' if c['separable'] else '; per-round p50 ranges overlap: not separable within noise'})"
                     )
         ranked = sorted(timed, key=lambda r: r.p50_ms)
         if len(ranked) >= 2:

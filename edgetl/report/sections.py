@@ -150,17 +150,8 @@ def training_section(run: Path) -> Section:
     sec = Section("Training", "training")
     cfg, _ = read_yaml(run / "config.yaml")
     if isinstance(cfg, dict):
-        keys = [
-            "model",
-            "pretrained",
-            "mode",
-            "epochs",
-            "batch_size",
-            "img_size",
-            "lr",
-            "optimizer",
-            "device",
-        ]
+        keys = ("model", "pretrained", "mode", "img_size", "lp_epochs", "lp_lr", "epochs", "lr", "batch_size",
+                "optimizer", "auto_augment", "device")  # fmt: skip
         items = [(k, _short(cfg[k])) for k in keys if k in cfg]
         if items:
             sec.blocks.append(KeyValues(items, id="train-config"))
