@@ -177,7 +177,12 @@ def tiny_run(tmp_path_factory) -> tuple:
     path.write_text(
         yaml.safe_dump(
             {
-                "train": {**TINY, "data": str(data), "out": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache")},
+                "train": {
+                    **TINY,
+                    "data": str(data),
+                    "out": str(tmp_path / "run"),
+                    "cache_dir": str(tmp_path / "cache"),
+                },
                 "export": {"calib_images": 16, "max_acc_drop": None, "int8_min_agreement": 0.0},
                 "bench": {"runs": 6, "warmup": 1, "repeat": 1, "threads": 1},
                 "target": "cpu-x86",

@@ -213,7 +213,9 @@ def test_randaugment_posterize_at_top_magnitude_does_not_crash() -> None:
 
 def test_builtin_dataset_by_name(tmp_path: Path) -> None:
     """Zero-setup data: scikit-learn's digits (in-memory arrays, not files) train by name."""
-    result = train(tiny(Path("digits"), tmp_path / "run", mode="linear-probe", img_size=16, lp_epochs=2, batch_size=64))
+    result = train(
+        tiny(Path("digits"), tmp_path / "run", mode="linear-probe", img_size=16, lp_epochs=2, batch_size=64)
+    )
     assert result.classes == [str(i) for i in range(10)] and result.eval["n"] == 360
     assert result.best_metrics["val_acc"] > 0.3  # ten classes: well above chance after two epochs
 

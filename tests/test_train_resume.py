@@ -84,7 +84,8 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(data: Path, tmp_pat
 
     out = _finish(_edgetl("--resume", str(cut), cache=cache))
     assert "best epoch" in out
-    _finish(_edgetl("--data", str(data), "--out", str(full), *ARGS, cache=cache))  # the uninterrupted reference
+    # The uninterrupted reference, same arguments and environment.
+    _finish(_edgetl("--data", str(data), "--out", str(full), *ARGS, cache=cache))
 
     assert _rows(cut) == _rows(full)
     assert len(_rows(full)) == 5

@@ -6,6 +6,7 @@
 
 Modules: `config` (options), `modes` (mode -> stages), `runners` (batches per stage kind),
 `loop` (the one training loop), `early_stopping`, `feature_cache`, `rundir` (files of a run),
+`session` (what is written after each epoch, resume state),
 `trainer` (`train`), `evaluate`, `progress` (the reporter). torch is imported only when used.
 """
 
