@@ -36,7 +36,7 @@ from conftest import COLORS, write_images
 
 KILLS = 3  # random SIGKILLs per training run (the issue: "several times, in a loop bounded in time")
 TRAIN_ARGS = [
-    "--model", "test_efficientnet", "--pretrained", "none", "--img-size", "64", "--mode", "lp-ft",
+    "--model", "test_efficientnet", "--pretrained", "none", "--img-size", "48", "--mode", "lp-ft",
     "--lp-epochs", "3", "--lp-lr", "0.05", "--epochs", "6", "--lr", "0.01", "--warmup-epochs", "1",
     "--batch-size", "4", "--auto-augment", "none", "--mixup", "0.2", "--drop-path", "0.1",
     "--ema", "--ema-decay", "0.9", "--patience", "0", "--num-workers", "0",
@@ -269,8 +269,8 @@ def server(tmp_path_factory):
 def data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("faults") / "data"
     for i, cls in enumerate(LABELS):
-        write_images(root / "train" / cls, COLORS[i], 40, size=(64, 64), seed=i)
-        write_images(root / "val" / cls, COLORS[i], 12, size=(64, 64), seed=100 + i)
+        write_images(root / "train" / cls, COLORS[i], 24, size=(48, 48), seed=i)
+        write_images(root / "val" / cls, COLORS[i], 8, size=(48, 48), seed=100 + i)
     return root
 
 
@@ -351,8 +351,22 @@ def assert_same_result(run: Path, ref: Path) -> None:
     assert _temps(run) == []  # --resume removed what the killed writes left
 
 
+def read_once(path: Path) -> tuple[dict, dict]:
+    """(tensors, edgetl metadata) from ONE open() of a safetensors file: what is on disk, whole.
+
+    (safetensors' own `safe_open` reopens the file by name for torch, so it can mix two versions
+    of a file that is replaced meanwhile; see test_reading_a_checkpoint_while_it_is_replaced...)
+    """
+    from safetensors.torch import load
+
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    meta = json.loads(json.loads(data[8 : 8 + n])["__metadata__"]["edgetl"])
+    return load(data), meta
+
+
 class CheckpointReader(threading.Thread):
-    """Reads best/last while training writes them: a reader must never see a partial file."""
+    """Reads best/last while training writes them: the files must never be seen partly written."""
 
     def __init__(self, run: Path):
         super().__init__(daemon=True)
@@ -360,19 +374,17 @@ class CheckpointReader(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        from edgetl.errors import CheckpointError
-        from edgetl.models import read_checkpoint
-
         while not self.stop.is_set():
             for name in ("best", "last"):
                 path = self.folder / "checkpoints" / f"{name}.safetensors"
                 if not path.is_file():
                     continue
                 try:
-                    read_checkpoint(path)
+                    state, meta = read_once(path)
+                    assert meta["labels"] == LABELS and state
                     self.reads += 1
-                except CheckpointError as e:
-                    self.torn.append(str(e))
+                except Exception as e:  # noqa: BLE001 - any failure is a torn file; reported by the test
+                    self.torn.append(f"{path}: {type(e).__name__}: {e}")
             self.stop.wait(0.02)
 
     def __enter__(self) -> CheckpointReader:
@@ -544,10 +556,60 @@ def test_disk_full_mid_training_names_the_file_keeps_the_checkpoints_and_resumes
     assert_same_result(run, reference.run)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: read_checkpoint reads the header through safetensors' safe_open, which reopens the file by "
+    "name for torch; a writer's atomic rename landing in between gives one version's metadata with the "
+    "other's bytes: silently wrong tensors (fix: one read_bytes + safetensors.torch.load)",
+)
+def test_reading_a_checkpoint_while_it_is_replaced_gives_one_whole_version(tmp_path, monkeypatch) -> None:
+    """`edgetl export RUN` / `edgetl eval RUN` while training still writes best.safetensors.
+
+    The replace is injected at the one moment that matters: after safetensors read the header of the
+    old file and before torch maps the tensor bytes by file name.
+    """
+    import torch
+
+    from edgetl.errors import CheckpointError
+    from edgetl.models import CheckpointMeta, create_classifier, read_checkpoint, save_checkpoint
+
+    old, info = create_classifier("test_resnet", 2, "none", img_size=32)
+    new, _ = create_classifier("test_resnet", 2, "none", img_size=32)
+    with torch.no_grad():
+        for p in new.parameters():
+            p.add_(1.0)
+    path = tmp_path / "checkpoints" / "best.safetensors"
+    save_checkpoint(path, old, CheckpointMeta("test_resnet", LABELS, info.data_config, epoch=1))
+    newer = save_checkpoint(
+        tmp_path / "next.safetensors",
+        new,
+        CheckpointMeta("test_resnet", LABELS, info.data_config, epoch=2, metrics={"val_acc": 0.75}),
+    )
+    real = torch.UntypedStorage.from_file
+    replaced = []
+
+    def from_file(filename, *args, **kwargs):
+        if not replaced:
+            replaced.append(filename)
+            os.replace(newer, path)  # the trainer's save_checkpoint renames the next epoch in
+        return real(filename, *args, **kwargs)
+
+    monkeypatch.setattr(torch.UntypedStorage, "from_file", from_file)
+    try:
+        state, meta = read_checkpoint(path)
+    except CheckpointError:  # refusing is acceptable; loading a mix is not
+        return
+    want = {1: old, 2: new}[meta.epoch].state_dict()
+    mixed = [k for k in state if not torch.equal(state[k], want[k])]
+    assert not mixed, (
+        f"metadata of epoch {meta.epoch} with other tensors ({len(mixed)} of {len(state)} differ)"
+    )
+
+
 # -------------------------------------------------------------------------------- feature cache
 
 PROBE_ARGS = [
-    "--model", "test_efficientnet", "--pretrained", "none", "--img-size", "64", "--mode", "linear-probe",
+    "--model", "test_efficientnet", "--pretrained", "none", "--img-size", "32", "--mode", "linear-probe",
     "--lp-epochs", "2", "--batch-size", "8", "--num-workers", "0",
 ]  # fmt: skip
 
@@ -587,7 +649,7 @@ def test_sigkill_while_writing_the_feature_cache_is_never_read_as_valid(server, 
     third = probe("third")
     assert third.ok and "feature cache miss" in third.text(), third.text()
     assert _rows(tmp_path / "third") == _rows(tmp_path / "first")
-    assert load_file(str(entry))["train_x"].shape[0] == 80  # rewritten whole
+    assert load_file(str(entry))["train_x"].shape[0] == 48  # rewritten whole
 
 
 @pytest.mark.xfail(
