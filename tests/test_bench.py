@@ -173,6 +173,8 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         BenchConfig(models=["x.onnx"], time_budget=-1)
     assert BenchConfig(models=["x.onnx"]).runs == 100
     assert BenchConfig(models=["x.onnx"], time_budget=5).runs is None
+    cfg = BenchConfig(models=["x.onnx"], warmup=10)
+    assert (cfg.warmup_calls(0), cfg.warmup_calls(1)) == (10, 2)  # full warm-up once, a re-warm per later round
 
 
 # -------------------------------------------------------------------------------- statistics

@@ -14,6 +14,7 @@ from edgetl.config import ConfigError
 from edgetl.runtime.providers import PROVIDERS
 
 DEFAULT_RUNS = 100  # timed runs per cell when neither --runs nor --time-budget is given
+REWARM = 2  # untimed calls per cell in rounds after the first (caches went cold while other cells ran)
 
 
 @dataclass
@@ -27,7 +28,7 @@ class BenchConfig:
     threads: int = 2  # intra-op threads for onnxruntime and torch alike
     data: str | None = None  # val folder / dataset root / built-in name; None: the run's own val split
     max_images: int | None = None  # score at most this many images (first N, in order)
-    warmup: int = 10  # untimed calls per cell and round
+    warmup: int = 10  # untimed calls per cell in the first round (up to REWARM in later rounds)
     runs: int | None = None  # timed calls per cell, over all rounds (default 100 without --time-budget)
     time_budget: float | None = None  # seconds per cell, over all rounds
     repeat: int = 3  # rounds; cells are interleaved in each round, spread = across rounds
@@ -69,6 +70,10 @@ class BenchConfig:
             self.torch = None
         if self.runs is None and self.time_budget is None:
             self.runs = DEFAULT_RUNS
+
+    def warmup_calls(self, round_index: int) -> int:
+        """Untimed calls before a cell's timed calls in round `round_index` (0-based)."""
+        return self.warmup if round_index == 0 else min(self.warmup, REWARM)
 
     def per_round(self) -> tuple[int | None, float | None]:
         """(timed runs, seconds) for one round of one cell."""

@@ -203,7 +203,7 @@ def bench(cfg: BenchConfig, log: Log | None = None) -> BenchReport:
         for ci, b in order[shift:] + order[:shift]:
             c = cells[ci]
             try:
-                s = time_runs(c.backend.run, feeds[(ci, b)], cfg.warmup, runs_r, budget_r, start=r)
+                s = time_runs(c.backend.run, feeds[(ci, b)], cfg.warmup_calls(r), runs_r, budget_r, start=r)
             except Exception as e:  # a provider/kernel failure mid-run: keep the other results
                 c.rows[
                     b
@@ -647,7 +647,7 @@ def _notes(cells: list[_Cell], cfg: BenchConfig, ev: EvalSet | None) -> list[str
     notes = sorted({f"{c.provider} {c.variant.kind}: {c.backend.timing}" for c in cells})
     runs, budget = cfg.per_round()
     notes.append(
-        f"{cfg.repeat} round(s), cells interleaved and rotated per round; per round and cell: {cfg.warmup} warm-up call(s), "
+        f"{cfg.repeat} round(s), cells interleaved and rotated per round; per cell: {cfg.warmup} warm-up call(s) in round 1 and {cfg.warmup_calls(1)} in later rounds, then per round "
         + (f"{runs} timed call(s)" if runs else "")
         + (" or " if runs and budget else "")
         + (f"{budget:.2f} s" if budget else "")

@@ -55,7 +55,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "(default: the run's own val split)",
     )
     p.add_argument("--max-images", type=int, default=None, help="score at most N eval images")
-    p.add_argument("--warmup", type=int, default=None, help="untimed calls per cell and round (default 10)")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed calls per cell in round 1 (default 10; 2 in later rounds)",
+    )
     p.add_argument(
         "--runs", type=int, default=None, help="timed calls per cell over all rounds (default 100)"
     )
