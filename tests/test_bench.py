@@ -174,7 +174,10 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     assert BenchConfig(models=["x.onnx"]).runs == 100
     assert BenchConfig(models=["x.onnx"], time_budget=5).runs is None
     cfg = BenchConfig(models=["x.onnx"], warmup=10)
-    assert (cfg.warmup_calls(0), cfg.warmup_calls(1)) == (10, 2)  # full warm-up once, a re-warm per later round
+    assert (cfg.warmup_calls(0), cfg.warmup_calls(1)) == (
+        10,
+        2,
+    )  # full warm-up once, a re-warm per later round
 
 
 # -------------------------------------------------------------------------------- statistics
@@ -345,3 +348,25 @@ def test_cuda_bench_fp16_and_fp32_batch_1_8_32(run_dir, tmp_path):
         pytest.skip(f"CUDA provider did not load: {rows[0].status}")
     assert {(r.precision, r.batch) for r in rows} == {(p, b) for p in ("fp32", "fp16") for b in (1, 8, 32)}
     assert all(r.ok and r.providers_used[0] == "CUDAExecutionProvider" and "GPU" in r.timing for r in rows)
+
+
+def test_same_file_names_from_two_runs_get_run_names(tmp_path):
+    from edgetl.bench.runner import resolve_inputs
+
+    for run in ("a", "b"):
+        (tmp_path / run / "export").mkdir(parents=True)
+        (tmp_path / run / "export" / "m-fp32-cpu-x86.onnx").write_bytes(b"x")
+    variants, run_dir = resolve_inputs(
+        BenchConfig(
+            models=[
+                str(tmp_path / "a"),
+                str(tmp_path / "b"),
+                str(tmp_path / "a" / "export" / "m-fp32-cpu-x86.onnx"),
+            ]
+        )
+    )
+    assert [v.name for v in variants] == [
+        "a/m-fp32-cpu-x86",
+        "b/m-fp32-cpu-x86",
+    ]  # the repeated file counted once
+    assert run_dir == tmp_path / "a"

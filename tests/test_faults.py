@@ -359,22 +359,9 @@ def assert_same_result(run: Path, ref: Path) -> None:
     assert _temps(run) == []  # --resume removed what the killed writes left
 
 
-def read_once(path: Path) -> tuple[dict, dict]:
-    """(tensors, edgetl metadata) from ONE open() of a safetensors file: what is on disk, whole.
-
-    (safetensors' own `safe_open` reopens the file by name for torch, so it can mix two versions
-    of a file that is replaced meanwhile; see test_reading_a_checkpoint_while_it_is_replaced...)
-    """
-    from safetensors.torch import load
-
-    data = path.read_bytes()
-    n = int.from_bytes(data[:8], "little")
-    meta = json.loads(json.loads(data[8 : 8 + n])["__metadata__"]["edgetl"])
-    return load(data), meta
-
-
 class CheckpointReader(threading.Thread):
-    """Reads best/last while training writes them: the files must never be seen partly written."""
+    """Reads best/last with read_checkpoint (what `edgetl export/eval RUN` do) while training writes
+    them: a reader must never see a partly written file or a mix of two epochs."""
 
     def __init__(self, run: Path):
         super().__init__(daemon=True)
@@ -382,14 +369,16 @@ class CheckpointReader(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
+        from edgetl.models import read_checkpoint
+
         while not self.stop.is_set():
             for name in ("best", "last"):
                 path = self.folder / "checkpoints" / f"{name}.safetensors"
                 if not path.is_file():
                     continue
                 try:
-                    state, meta = read_once(path)
-                    assert meta["labels"] == LABELS and state
+                    state, meta = read_checkpoint(path)
+                    assert meta.labels == LABELS and state
                     self.reads += 1
                 except Exception as e:  # noqa: BLE001 - any failure is a torn file; reported by the test
                     self.torn.append(f"{path}: {type(e).__name__}: {e}")
@@ -564,17 +553,12 @@ def test_disk_full_mid_training_names_the_file_keeps_the_checkpoints_and_resumes
     assert_same_result(run, reference.run)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: read_checkpoint reads the header through safetensors' safe_open, which reopens the file by "
-    "name for torch; a writer's atomic rename landing in between gives one version's metadata with the "
-    "other's bytes: silently wrong tensors (fix: one read_bytes + safetensors.torch.load)",
-)
 def test_reading_a_checkpoint_while_it_is_replaced_gives_one_whole_version(tmp_path, monkeypatch) -> None:
     """`edgetl export RUN` / `edgetl eval RUN` while training still writes best.safetensors.
 
-    The replace is injected at the one moment that matters: after safetensors read the header of the
-    old file and before torch maps the tensor bytes by file name.
+    safetensors' `safe_open` reads the header, then torch maps the tensor bytes by file NAME; a rename
+    in between gave one version's metadata with the other's bytes (silently wrong tensors) until
+    read_checkpoint read the file once. The replace is injected at exactly that moment.
     """
     import torch
 

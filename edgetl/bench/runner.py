@@ -99,9 +99,15 @@ def resolve_inputs(cfg: BenchConfig) -> tuple[list[_Variant], Path | None]:
             seen.add(f.resolve())
             variants.append(_Variant(name=f.stem, kind="onnx", path=f, run_dir=owner))
     names = [v.name for v in variants]
-    for v in variants:  # same stem from two folders: qualify with the folder name
+    for v in variants:  # same stem from two folders: qualify with the run (or folder) name
         if names.count(v.name) > 1:
-            v.name = f"{v.path.parent.name}/{v.name}"
+            folder = v.path.parent.parent if v.path.parent.name == "export" else v.path.parent
+            v.name = f"{folder.name}/{v.name}"
+    seen_names: dict[str, int] = {}
+    for v in variants:  # still equal (e.g. a/export/x.onnx and b/a/export/x.onnx): number them
+        n = seen_names[v.name] = seen_names.get(v.name, 0) + 1
+        if n > 1:
+            v.name = f"{v.name}#{n}"
     return variants, run_dir
 
 

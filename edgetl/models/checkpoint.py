@@ -89,17 +89,19 @@ def resolve_checkpoint(path: str | Path, which: str = "best") -> Path:
 
 def read_checkpoint(path: str | Path, which: str = "best") -> tuple[dict[str, Any], CheckpointMeta]:
     """(state_dict, meta) from a run dir or .safetensors file; never unpickles anything."""
-    from safetensors import safe_open
+    from safetensors.torch import load as load_safetensors
 
     path = resolve_checkpoint(path, which)
     if path.suffix != ".safetensors":
         raise CheckpointError(
             f"{path}: edgetl checkpoints are .safetensors files; for .pth weights use --pretrained"
         )
+    # One read: header and tensors come from the same version even if a writer renames over it.
     try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
+        blob = path.read_bytes()
+        n = int.from_bytes(blob[:8], "little")
+        header = json.loads(blob[8 : 8 + n]).get("__metadata__") or {}
+        state = load_safetensors(blob)
     except Exception as e:
         raise CheckpointError(
             f"{path}: corrupt or truncated checkpoint ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
