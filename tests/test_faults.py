@@ -644,11 +644,6 @@ def test_sigkill_while_writing_the_feature_cache_is_never_read_as_valid(server, 
     assert load_file(str(entry))["train_x"].shape[0] == 48  # rewritten whole
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a run killed before its first epoch can be neither resumed ('start the run again') nor "
-    "started again with the same --out ('folder is not empty'); see docs/robustness.md",
-)
 def test_run_killed_before_its_first_epoch_can_be_started_again(server, data, tmp_path, capsys) -> None:
     from edgetl.cli import main
 

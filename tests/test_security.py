@@ -155,11 +155,6 @@ def test_pickle_disguised_as_a_checkpoint_is_refused_everywhere(disguised_run, t
     assert ("unreadable training state" in err or "refused to load" in err) and not marker.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: RunDir.load_state puts torch's whole multi-line weights_only message (ANSI codes, and advice "
-    "to retry with weights_only=False) into the error; it should be one line saying the file was refused",
-)
 def test_resume_of_a_tampered_train_state_is_one_line(disguised_run, capsys) -> None:
     run, marker = disguised_run
     err = one_line_error(capsys, ["train", "--resume", str(run)], "train")

@@ -130,6 +130,11 @@ def load_run_config(path: str | Path | None = None, cli: dict[str, Any] | None =
     """Defaults <- dataset preset <- YAML file <- `cli` (a nested dict of the flags that were given)."""
     user: dict[str, Any] = read_yaml(path) if path is not None else {}
     where = str(path) if path is not None else "config"
+    for section in ("train", "export", "bench"):
+        if user.get(section) is not None and not isinstance(user[section], dict):
+            raise ConfigError(
+                f"{where}: {section}: expected a mapping of {section} options, got {user[section]!r}"
+            )
     user = _merge(_norm_keys(user), _norm_keys(cli or {}))
     train_user = user.get("train", {})
     if train_user is None:

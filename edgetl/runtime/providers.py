@@ -106,7 +106,7 @@ def session_options(threads: int | None = None) -> Any:
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = LOG_ERROR
+    so.log_severity_level = LOG_FATAL  # load/run failures become edgetl's own one-line errors
     return so
 
 

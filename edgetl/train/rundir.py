@@ -105,12 +105,21 @@ class RunDir:
             if (self.eval_dir / "eval.json").is_file():
                 raise EdgetlError(f"--resume {self.path}: this run already finished; nothing to resume")
             raise EdgetlError(
-                f"--resume {self.path}: no {self.state.relative_to(self.path)} (no epoch was completed); start the run again"
+                f"--resume {self.path}: no {self.state.relative_to(self.path)} (no epoch was completed); "
+                f"to start over, delete {self.path} or choose another --out"
             )
         try:
             state = torch.load(self.state, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise EdgetlError(f"--resume {self.path}: unreadable training state {self.state} ({e})") from None
+            if "weights_only" in str(e) or "Unsupported global" in str(e):
+                raise EdgetlError(
+                    f"--resume {self.path}: refused to load {self.state}: it holds objects other than tensors "
+                    "(possible code), so edgetl train did not write it"
+                ) from None
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise EdgetlError(
+                f"--resume {self.path}: unreadable training state {self.state} ({first})"
+            ) from None
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise EdgetlError(f"--resume {self.path}: training state written by another edgetl version")
         return state
