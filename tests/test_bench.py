@@ -370,3 +370,27 @@ def test_same_file_names_from_two_runs_get_run_names(tmp_path):
         "b/m-fp32-cpu-x86",
     ]  # the repeated file counted once
     assert run_dir == tmp_path / "a"
+
+
+def test_a_variant_failing_at_run_time_is_a_failed_row_and_exit_1(run_dir, tmp_path, monkeypatch, capsys):
+    from edgetl.bench.backends import OrtBackend
+    from edgetl.cli import main
+
+    real_run = OrtBackend.run
+
+    def flaky(self, feed):
+        if "int8" in self.clf.path.name:
+            raise RuntimeError("kernel exploded")
+        return real_run(self, feed)
+
+    monkeypatch.setattr(OrtBackend, "run", flaky)
+    rep = bench(
+        BenchConfig(models=[str(run_dir)], torch="none", threads=1, out=str(tmp_path), plots=False, **FAST)
+    )
+    status = {r.precision: r.status for r in rep.rows}
+    assert status == {"fp32": "ok", "int8-dynamic": "failed: RuntimeError: kernel exploded"}
+    assert (
+        main(["bench", str(run_dir), "--torch", "none", "--runs", "3", "--out", str(tmp_path), "--quiet"])
+        == 1
+    )
+    assert "failed: RuntimeError: kernel exploded" in capsys.readouterr().err

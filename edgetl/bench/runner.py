@@ -150,104 +150,39 @@ def bench(cfg: BenchConfig, log: Log | None = None) -> BenchReport:
 
     log = log or (lambda msg: None)
     t_start = time.perf_counter()
+    load_start = _load_average()
     variants, run_dir = resolve_inputs(cfg)
     torch_ckpt = resolve_torch(cfg, run_dir)
     out_dir = Path(cfg.out) if cfg.out else (run_dir / "bench" if run_dir else Path("bench-results"))
-    runs_r, budget_r = cfg.per_round()
 
-    load_start = _load_average()
-    rows: list[BenchRow] = []
-    cells: list[_Cell] = []
-    warnings_: list[str] = []
-    proc = _process()
-
-    # 1. open every variant on every provider
-    for v in variants:
-        for prov in cfg.providers:
-            log(f"loading {v.name} on {prov}")
-            cell = _open_onnx(v, prov, cfg, rows, proc)
-            if cell:
-                cells.append(cell)
-    if torch_ckpt is not None:
-        tv = _Variant(name=TORCH_VARIANT, kind="torch", path=torch_ckpt, precision="fp32")
-        for prov in cfg.providers:
-            cell = _open_torch(tv, prov, cfg, rows, proc, log)
-            if cell:
-                cells.append(cell)
-
-    # 2. data: eval images (accuracy) and the timing pool, preprocessed once per distinct preprocessing
-    labels = next((c.variant.labels for c in cells if c.variant.kind == "onnx"), ()) or next(
-        (c.variant.labels for c in cells), ()
-    )
-    ev = _eval_set(cfg, run_dir, list(labels), log) if labels else None
-    specs = {_geometry(c.pre) for c in cells}
-    crops, pool_crops, pre_cost = _prepare_images(ev, specs, cfg, log)
-
-    # 3. accuracy and agreement
-    if ev is not None:
-        for c in cells:
-            if not c.rows:
-                continue
-            if tuple(c.variant.labels) != tuple(labels):
-                warnings_.append(
-                    f"{c.variant.name}: labels differ from the other variants; accuracy not computed"
-                )
-                continue
-            log(f"scoring {c.variant.name} on {c.provider} ({len(ev)} images)")
-            c.top1 = _predict_all(c, crops[_geometry(c.pre)])
-        _fill_accuracy(cells, ev)
-
-    # 4. timing rounds, cells interleaved and rotated
-    feeds: dict[tuple[int, int], list[Any]] = {}
-    for ci, c in enumerate(cells):
-        for b in c.rows:
-            feeds[(ci, b)] = c.backend.feeds(_pool_batches(pool_crops[_geometry(c.pre)], c.pre, b))
-    order = [(ci, b) for ci, c in enumerate(cells) for b in c.rows]
-    for r in range(cfg.repeat):
-        log(f"timing round {r + 1}/{cfg.repeat} ({len(order)} cells)")
-        shift = r % len(order) if order else 0
-        for ci, b in order[shift:] + order[:shift]:
-            c = cells[ci]
-            try:
-                s = time_runs(c.backend.run, feeds[(ci, b)], cfg.warmup_calls(r), runs_r, budget_r, start=r)
-            except Exception as e:  # a provider/kernel failure mid-run: keep the other results
-                c.rows[
-                    b
-                ].status = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-                continue
-            c.samples.setdefault(b, []).extend(s)
-            c.rows[b].round_p50_ms.append(float(np.median(s)))
-            time.sleep(0.05)  # let the previous backend's spinning threads go idle
-    for c in cells:
-        for b, row in c.rows.items():
-            if row.ok and c.samples.get(b):
-                _fill_stats(row, c.samples[b])
-        c.backend.close()
-    feeds.clear()
+    rows, cells = _open_all(variants, torch_ckpt, cfg, log)
+    onnx_labels = [c.variant.labels for c in cells if c.variant.kind == "onnx"]
+    labels = list(onnx_labels[0] if onnx_labels else cells[0].variant.labels if cells else ())
+    ev = _eval_set(cfg, run_dir, labels, log) if labels else None
+    crops, pool_crops, pre_cost = _prepare_images(ev, {_geometry(c.pre) for c in cells}, cfg, log)
+    warnings_ = _score(cells, ev, crops, labels, log) if ev is not None else []
+    _time_rounds(cells, pool_crops, cfg, log)
 
     _fill_speedups(rows)
     comparisons, more_warnings = _compare(rows)
     warnings_ += more_warnings
     env = {**environment(), "threads": cfg.threads, "load_average_start": load_start}
     busy = _busy_warning(load_start, env.get("load_average"), env["cpu"].get("usable_cores"))
-    if busy:
-        warnings_.append(busy)
+    warnings_ += [busy] if busy else []
     if ev is not None and ev.skipped:
+        first = ev.skipped[0]
         warnings_.append(
-            f"{len(ev.skipped)} eval image(s) unreadable and left out, e.g. {ev.skipped[0][0]} ({ev.skipped[0][1]})"
+            f"{len(ev.skipped)} eval image(s) unreadable and left out, e.g. {first[0]} ({first[1]})"
         )
-
+    data = None
+    if ev is not None:
+        skipped = [{"path": p, "reason": r} for p, r in ev.skipped]
+        data = {"source": ev.source, "images": len(ev), "skipped": skipped}
     report = BenchReport(
         rows=_order_rows(rows, cfg),
         env=env,
         config=asdict(cfg),
-        data=None
-        if ev is None
-        else {
-            "source": ev.source,
-            "images": len(ev),
-            "skipped": [{"path": p, "reason": r} for p, r in ev.skipped],
-        },
+        data=data,
         preprocess=pre_cost,
         comparisons=comparisons,
         warnings=warnings_,
@@ -258,6 +193,79 @@ def bench(cfg: BenchConfig, log: Log | None = None) -> BenchReport:
     )
     write_report(report, out_dir, plots=cfg.plots)
     return report
+
+
+def _open_all(
+    variants: list[_Variant], torch_ckpt: Path | None, cfg: BenchConfig, log: Log
+) -> tuple[list[BenchRow], list[_Cell]]:
+    """Open every variant on every provider (+ the eager baseline); skipped ones only leave a row."""
+    rows: list[BenchRow] = []
+    cells: list[_Cell] = []
+    proc = _process()
+    for v in variants:
+        for prov in cfg.providers:
+            log(f"loading {v.name} on {prov}")
+            cells.append(_open_onnx(v, prov, cfg, rows, proc))
+    if torch_ckpt is not None:
+        tv = _Variant(name=TORCH_VARIANT, kind="torch", path=torch_ckpt, precision="fp32")
+        for prov in cfg.providers:
+            cells.append(_open_torch(tv, prov, cfg, rows, proc, log))
+    return rows, [c for c in cells if c is not None]
+
+
+def _score(
+    cells: list[_Cell], ev: EvalSet, crops: dict[Preprocess, list[np.ndarray]], labels: list[str], log: Log
+) -> list[str]:
+    """Top-1 of every opened cell on the eval images, then accuracy and agreement; -> warnings."""
+    warns = []
+    for c in cells:
+        if not c.rows:
+            continue
+        if list(c.variant.labels) != labels:
+            warns.append(f"{c.variant.name}: labels differ from the other variants; accuracy not computed")
+            continue
+        log(f"scoring {c.variant.name} on {c.provider} ({len(ev)} images)")
+        c.top1 = _predict_all(c, crops[_geometry(c.pre)])
+    _fill_accuracy(cells, ev)
+    return warns
+
+
+def _time_rounds(
+    cells: list[_Cell], pool_crops: dict[Preprocess, list[np.ndarray]], cfg: BenchConfig, log: Log
+) -> None:
+    """`cfg.repeat` rounds over all cells, interleaved and rotated by one cell per round."""
+    runs_r, budget_r = cfg.per_round()
+    feeds: dict[tuple[int, int], list[Any]] = {}
+    for ci, c in enumerate(cells):
+        for b in c.rows:
+            feeds[(ci, b)] = c.backend.feeds(_pool_batches(pool_crops[_geometry(c.pre)], c.pre, b))
+    order = [(ci, b) for ci, c in enumerate(cells) for b in c.rows]
+    for r in range(cfg.repeat):
+        log(f"timing round {r + 1}/{cfg.repeat} ({len(order)} cells)")
+        shift = r % len(order) if order else 0
+        for ci, b in order[shift:] + order[:shift]:
+            c, row = cells[ci], cells[ci].rows[b]
+            if not row.ok:
+                continue
+            try:
+                s = time_runs(c.backend.run, feeds[(ci, b)], cfg.warmup_calls(r), runs_r, budget_r, start=r)
+            except Exception as e:  # a provider/kernel failure mid-run: keep the other results
+                row.status = _failure(e)
+                continue
+            c.samples.setdefault(b, []).extend(s)
+            row.round_p50_ms.append(float(np.median(s)))
+            time.sleep(0.05)  # let the previous backend's spinning threads go idle
+    feeds.clear()
+    for c in cells:
+        for b, row in c.rows.items():
+            if row.ok and c.samples.get(b):
+                _fill_stats(row, c.samples[b])
+        c.backend.close()
+
+
+def _failure(e: Exception) -> str:
+    text = str(e).splitlines()[0][:200] if str(e) else ""
+    return f"failed: {type(e).__name__}: {text}"
 
 
 # ------------------------------------------------------------------------------- opening
@@ -527,7 +535,7 @@ def _measure_rss(c: _Cell, proc: Any) -> None:
         c.backend.run(c.backend.feeds([zeros])[0])
     except Exception as e:  # recorded on the rows; timing skips failed rows
         for row in c.rows.values():
-            row.status = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+            row.status = _failure(e)
         c.rows = {}
         return
     mb = round(max(0.0, _rss_mb(proc) - c.rss0), 1)

@@ -11,6 +11,10 @@ full report is; a failed gate or a bad option is one error line and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,20 +106,25 @@ def _labels(text: str | None) -> list[str] | None:
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
-def _progress(quiet: bool) -> None:
-    """Show the library's progress lines (logger edgetl.export, INFO) on stderr."""
-    import logging
-    import sys
-
+@contextlib.contextmanager
+def _progress(quiet: bool) -> Iterator[None]:
+    """Show the library's progress lines (logger edgetl.export, INFO) on stderr for one command."""
     logger = logging.getLogger("edgetl.export")
-    if quiet or any(getattr(h, "_edgetl_cli", False) for h in logger.handlers):
+    if quiet:
+        yield
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("edgetl export: %(message)s"))
-    handler._edgetl_cli = True  # type: ignore[attr-defined]
+    old = (logger.level, logger.propagate)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # onnxruntime's logging.warning() calls give the root logger a handler too
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old[0])
+        logger.propagate = old[1]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -151,8 +160,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         out_dir=args.out,
     )
-    _progress(args.quiet)
-    report = export(cfg)
+    with _progress(args.quiet):
+        report = export(cfg)
     for v in report.variants:
         fallback = f", {len(v.nodes_in_float)} node(s) in float" if v.nodes_in_float else ""
         status = {True: "gate passed", False: "gate FAILED", None: "not verified"}[v.passed]

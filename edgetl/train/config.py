@@ -69,7 +69,7 @@ class TrainConfig:
     # --- optimisation and regularisation (both stages)
     batch_size: int = _opt(32, "images (or feature vectors) per step")
     optimizer: Literal["adamw", "sgd"] = _opt(
-        "adamw", "optimizer (timm create_optimizer_v2; no weight decay on norm/bias)"
+        "adamw", "adamw, or sgd (timm SGDW: momentum SGD with decoupled weight decay); never decays norm/bias"
     )
     weight_decay: float = _opt(0.05, "decoupled weight decay")
     momentum: float = _opt(0.9, "SGD momentum")
@@ -204,6 +204,7 @@ def _check(cfg: TrainConfig) -> None:
     for name in ("color_jitter", "mixup", "cutmix", "min_delta"):
         need(getattr(cfg, name) >= 0, name, ">= 0")
     need(cfg.patience >= 0, "patience", ">= 0 (0 = never stop early)")
+    need(cfg.seed >= 0, "seed", ">= 0")
     if cfg.num_workers is not None:
         need(cfg.num_workers >= 0, "num_workers", ">= 0")
     for name, choices in _literal_choices().items():
