@@ -167,7 +167,19 @@ def _env_line(env: dict[str, Any]) -> str:
 
 
 def _source(fname: str, res: dict[str, Any], sec: dict[str, Any]) -> list[str]:
-    return [
+    env = res.get("environment") or {}
+    load, cores = env.get("load_average") or [0], (env.get("cpu") or {}).get("usable_cores") or 1
+    busy = (
+        [
+            f"> **Busy machine:** load average {load[0]} on {cores} cores when this ran: absolute times include "
+            "contention from other processes, PyTorch eager (OpenMP threads) suffers most, and ratios between rows "
+            "measured in the same interleaved rounds hold up better than absolute numbers.",
+            "",
+        ]
+        if load and load[0] > cores
+        else []
+    )
+    return busy + [
         f"*From `bench/results/{fname}` ({res.get('created')}, section time {sec.get('seconds')} s of "
         f"{res.get('total_seconds')} s), produced by `{res.get('command')}` on {_env_line(res.get('environment') or {})}.*",
         "",
@@ -201,8 +213,15 @@ def render_summary(found: dict[str, tuple[str, dict[str, Any], dict[str, Any]]])
             f"{h['images_per_s']} |",
             "",
             f"Ratios: val accuracy kit − hand **{r['val_acc_points_kit_minus_hand']:+.2f} points**; wall time hand / kit "
-            f"**{_x(r['wall_hand_over_kit'])}**; time-to-95% hand / kit **{_x(r['time_to_95_hand_over_kit'])}**; "
-            f"fine-tune epoch throughput kit / hand **{_x(r['finetune_throughput_kit_over_hand'])}**.",
+            f"**{_x(r['wall_hand_over_kit'])}**; time-to-95% hand / kit "
+            + (
+                f"**{_x(r['time_to_95_hand_over_kit'])}**; "
+                if r["time_to_95_hand_over_kit"] is not None
+                else f"**– (the hand-written loop did not reach 95% in {h['epochs_run']} epochs)**; "
+                if h["time_to_95_s"] is None
+                else "**– (the kit did not reach 95%)**; "
+            )
+            + f"fine-tune epoch throughput kit / hand **{_x(r['finetune_throughput_kit_over_hand'])}**.",
             "",
         ]
     if "export" in found:
