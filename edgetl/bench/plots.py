@@ -46,7 +46,8 @@ def plot_latency_vs_accuracy(report: BenchReport, path: Path) -> bool:
                 capsize=3,
                 label=f"{r.variant} ({r.provider})",
             )
-        ax.set_xlabel(f"p50 latency, ms per batch of {batch} (bars: per-round p50 range)")
+        ax.set_xscale("log")
+        ax.set_xlabel(f"p50 latency, ms per batch of {batch}, log scale (bars: per-round p50 range)")
         ax.set_ylabel("top-1 accuracy, %")
         ax.set_title("Latency vs accuracy")
         ax.grid(alpha=0.3)
@@ -67,7 +68,10 @@ def plot_latency_by_batch(report: BenchReport, path: Path) -> bool:
         for key in sorted({(r.variant, r.provider) for r in rows}):
             pts = sorted((r.batch, r.p50_ms / r.batch) for r in rows if (r.variant, r.provider) == key)
             ax.plot([b for b, _ in pts], [m for _, m in pts], marker="o", label=f"{key[0]} ({key[1]})")
+        batches = sorted({r.batch for r in rows})
         ax.set_xscale("log", base=2)
+        ax.set_xticks(batches, [str(b) for b in batches])
+        ax.minorticks_off()
         ax.set_xlabel("batch size")
         ax.set_ylabel("p50 latency per image, ms")
         ax.set_title("Latency by batch size")
