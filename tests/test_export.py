@@ -514,3 +514,19 @@ def test_config_rejects_bad_numbers(lite_run):
     ]:
         with pytest.raises(EdgetlError, match=msg):
             ExportConfig(source=str(lite_run), **kw)
+
+
+def test_budget_finer_than_one_val_image_is_applied_as_one_image():
+    """153 val images: one image is 0.65 points, so a 0.5 budget tolerates one flip but not two."""
+    from types import SimpleNamespace
+
+    from edgetl.export.api import _gate_failures
+
+    no_gate = SimpleNamespace(failures=lambda r: [])
+    one = SimpleNamespace(n=153, reference_accuracy=146 / 153, accuracy=145 / 153)
+    two = SimpleNamespace(n=153, reference_accuracy=146 / 153, accuracy=144 / 153)
+    assert _gate_failures(no_gate, one, 0.5, "int8") == []
+    (msg,) = _gate_failures(no_gate, two, 0.5, "int8")
+    assert "budget 0.5, applied as one of 153 val images = 0.65" in msg
+    assert _gate_failures(no_gate, two, 2.0, "int8") == []
+    assert _gate_failures(no_gate, two, 0.5, "fp32") == []
