@@ -204,9 +204,13 @@ def test_randaugment_posterize_at_top_magnitude_does_not_crash() -> None:
     from PIL import Image
     from timm.data.auto_augment import AugmentOp
 
-    from edgetl.train._compat import patch_timm_posterize
+    from edgetl.data import AugmentConfig, build_transform
 
-    patch_timm_posterize()
+    build_transform(
+        {"input_size": (3, 32, 32), "mean": (0.5,) * 3, "std": (0.5,) * 3, "interpolation": "bilinear"},
+        train=True,
+        aug=AugmentConfig(),
+    )  # building a train transform installs the fix
     op = AugmentOp("PosterizeIncreasing", prob=1.0, magnitude=10)
     assert op(Image.new("RGB", (8, 8), (200, 100, 50))).getpixel((0, 0)) == (0, 0, 0)
 

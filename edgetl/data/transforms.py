@@ -83,6 +83,9 @@ def build_transform(data_config: dict[str, Any], train: bool, aug: AugmentConfig
     aug = aug or AugmentConfig()
     policy = aug.policy()
     try:
+        from edgetl.data._timm_compat import patch_timm_posterize
+
+        patch_timm_posterize()  # timm posterize vs Pillow >= 12: see _timm_compat
         return create_transform(
             **common,
             is_training=True,

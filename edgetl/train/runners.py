@@ -174,9 +174,7 @@ class FinetuneRunner(Runner):
 
     def __init__(self, ctx: RunnerContext):
         from edgetl.data import ImageDataset, build_transform
-        from edgetl.train._compat import patch_timm_posterize
 
-        patch_timm_posterize()
         cfg = self.cfg = ctx.cfg
         self.ctx = ctx
         self.train_ds = ImageDataset(

@@ -123,9 +123,6 @@ def _check_inputs(cfg: TrainConfig, reporter: Reporter) -> _Checked:
         img_size=cfg.img_size,
     )
     if any(s.kind == "finetune" for s in stages):
-        from edgetl.train._compat import patch_timm_posterize
-
-        patch_timm_posterize()
         build_transform(info.data_config, train=True, aug=cfg.augment())  # a bad --auto-augment fails now
     return _Checked(cfg, run, device, splits, stages, model, info)
 

@@ -6,9 +6,8 @@ image; Pillow 13 raises "bits must be between or equal to 1 and 8". With the def
 `rand-m9-mstd0.5-inc1` the magnitude reaches 10 in ~2% of draws, so a fine-tune crashed mid-epoch
 in most runs. This keeps timm's behaviour (0 bits -> black) without the crash.
 
-    patch_timm_posterize()   # idempotent; call before building a timm train transform
+    patch_timm_posterize()   # idempotent; build_transform calls it for train transforms
 
-TODO(coordinator): belongs in edgetl/data/transforms.py (build_transform); remove this then.
 """
 
 from __future__ import annotations
