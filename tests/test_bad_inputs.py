@@ -295,8 +295,8 @@ def _run_dir(folder: Path, data: Path, meta_model: str, labels: list[str], state
         # the first mismatching head tensor is named (weight or bias: the file's order decides)
         ("weights-with-3-classes", r"tensor classifier\.(weight|bias) has shape \(3\b.*\), test_efficientnet "
                                    r"with 2 classes expects \(2\b"),
-        ("run-of-another-architecture", r"checkpoint does not match architecture test_efficientnet \(\d+ missing"),
-        ("run-labels-vs-head", r"tensor classifier\.(weight|bias) has shape \(2\b.*\) but test_efficientnet "
+        ("run-of-another-architecture", r"does not fit test_efficientnet with \d+ classes \(\d+ missing"),
+        ("run-labels-vs-head", r"tensor classifier\.(weight|bias) has shape \(2\b.*\), test_efficientnet "
                                r"with 3 classes expects \(3\b"),
     ],
 )  # fmt: skip

@@ -87,6 +87,7 @@ def resolve_source(source: str, weights: str | None = None, labels: list[str] | 
 
 def _from_model_name(name: str, weights: str | None, labels: list[str] | None) -> Source:
     from edgetl.models import check_model_name, create_classifier, read_weights_file
+    from edgetl.models.weights import check_state_fits
 
     if weights is None or not labels:
         raise EdgetlError(f"--model {name}: also give --weights FILE and --labels (a labels.txt or a,b,c)")
@@ -97,20 +98,7 @@ def _from_model_name(name: str, weights: str | None, labels: list[str] | None) -
     check_model_name(name)
     model, info = create_classifier(name, num_classes=len(labels), pretrained="none")
     state = read_weights_file(weights)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{weights}: does not fit {name} with {len(labels)} classes ({len(missing)} missing tensors, e.g. "
-            f"{missing[:2]}; {len(unexpected)} unexpected, e.g. {unexpected[:2]})"
-        )
-    for k, v in state.items():
-        if tuple(v.shape) != tuple(own[k].shape):
-            raise CheckpointError(
-                f"{weights}: tensor {k} has shape {tuple(v.shape)}, {name} with {len(labels)} classes expects "
-                f"{tuple(own[k].shape)}"
-            )
+    check_state_fits(model.state_dict(), state, str(weights), f"{name} with {len(labels)} classes")
     model.load_state_dict(state, strict=True)
     meta = CheckpointMeta(
         model=name, labels=list(labels), data_config=info.data_config, weights=str(Path(weights).resolve())

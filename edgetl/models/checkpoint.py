@@ -118,25 +118,13 @@ def load_classifier(path: str | Path, which: str = "best") -> tuple[Any, Checkpo
     import timm
 
     from edgetl.models.factory import check_model_name
+    from edgetl.models.weights import check_state_fits
 
     state, meta = read_checkpoint(path, which)
     check_model_name(meta.model)
     model = timm.create_model(
         meta.model, pretrained=False, num_classes=meta.num_classes, drop_rate=meta.drop_rate
     )
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path}: checkpoint does not match architecture {meta.model} "
-            f"({len(missing)} missing tensors, {len(unexpected)} unexpected)"
-        )
-    for k, v in state.items():
-        if tuple(v.shape) != tuple(own[k].shape):
-            raise CheckpointError(
-                f"{path}: tensor {k} has shape {tuple(v.shape)} but {meta.model} with {meta.num_classes} classes "
-                f"expects {tuple(own[k].shape)}"
-            )
+    check_state_fits(model.state_dict(), state, str(path), f"{meta.model} with {meta.num_classes} classes")
     model.load_state_dict(state, strict=True)
     return model.eval(), meta

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgetl.errors import CheckpointError, EdgetlError, UnknownNameError
-from edgetl.models.weights import HUB_NAMES, NO_WEIGHTS, WEIGHT_SOURCES, read_weights_file
+from edgetl.errors import EdgetlError, UnknownNameError
+from edgetl.models.weights import HUB_NAMES, NO_WEIGHTS, WEIGHT_SOURCES, check_state_fits, read_weights_file
 
 DATA_CONFIG_KEYS = ("input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode")
 
@@ -126,16 +126,7 @@ def _load_backbone_state(model: Any, state: dict[str, Any], origin: str) -> None
     heads = head if isinstance(head, (list, tuple)) else [head]
     is_head = lambda k: any(k == h or k.startswith(h + ".") for h in heads)  # noqa: E731
     body = {k: v for k, v in state.items() if not is_head(k)}
-    missing = [k for k in own if not is_head(k) and k not in body]
-    unexpected = [k for k in body if k not in own]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{origin}: weights do not fit {model.default_cfg.get('architecture', type(model).__name__)} "
-            f"({len(missing)} missing, e.g. {missing[:2]}; {len(unexpected)} unexpected, e.g. {unexpected[:2]})"
-        )
-    for k, v in body.items():
-        if tuple(v.shape) != tuple(own[k].shape):
-            raise CheckpointError(
-                f"{origin}: tensor {k} has shape {tuple(v.shape)}, the model expects {tuple(own[k].shape)}"
-            )
+    arch = model.default_cfg.get("architecture", type(model).__name__)
+    own_body = {k: v for k, v in own.items() if not is_head(k)}
+    check_state_fits(own_body, body, origin, f"the {arch} backbone (weights do not fit)")
     model.load_state_dict(body, strict=False)

@@ -91,6 +91,22 @@ def map_by_position(
     return out
 
 
+def check_state_fits(own: dict[str, Any], state: dict[str, Any], origin: str, what: str) -> None:
+    """Raise CheckpointError naming the first misfit between `state` and a model's `own` state dict."""
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{origin}: does not fit {what} ({len(missing)} missing tensors, e.g. {missing[:2]}; "
+            f"{len(unexpected)} unexpected, e.g. {unexpected[:2]})"
+        )
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise CheckpointError(
+                f"{origin}: tensor {k} has shape {tuple(v.shape)}, {what} expects {tuple(own[k].shape)}"
+            )
+
+
 def _lite_loader(n: int) -> Callable[[], dict[str, Any]]:
     def load() -> dict[str, Any]:
         import timm
