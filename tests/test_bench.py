@@ -171,8 +171,10 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         BenchConfig(models=["x.onnx"], threads=0)
     with pytest.raises(ConfigError, match="--time-budget"):
         BenchConfig(models=["x.onnx"], time_budget=-1)
-    assert BenchConfig(models=["x.onnx"]).runs == 100
-    assert BenchConfig(models=["x.onnx"], time_budget=5).runs is None
+    default = BenchConfig(models=["x.onnx"])
+    assert default.per_round() == (None, 1.0, 10) and default.repeat == 5  # time-based by default
+    assert BenchConfig(models=["x.onnx"], runs=50, repeat=5).per_round() == (10, None, 3)
+    assert BenchConfig(models=["x.onnx"], time_budget=5, repeat=5).per_round() == (None, 1.0, 3)
     cfg = BenchConfig(models=["x.onnx"], warmup=10)
     assert (cfg.warmup_calls(0), cfg.warmup_calls(1)) == (
         10,
@@ -212,6 +214,29 @@ def test_time_runs_cycles_distinct_feeds_and_honours_count_and_budget():
     assert (
         len(time_runs(lambda f: time.sleep(0.05), [0], warmup=0, runs=None, budget_s=0.001)) == 3
     )  # MIN_RUNS
+
+
+def test_time_runs_warms_up_for_a_minimum_time_and_times_a_minimum_count():
+    """A fresh session's first calls are slow for longer than a fixed count of warm-up calls."""
+    import time
+
+    calls: list[float] = []
+    t0 = time.perf_counter()
+    samples = time_runs(
+        lambda f: (calls.append(time.perf_counter()), time.sleep(0.01)),
+        [0],
+        warmup=1,
+        runs=None,
+        budget_s=0.001,
+        min_runs=5,
+        warmup_s=0.15,
+    )
+    assert len(samples) == 5  # the budget ran out at once, min_runs still timed
+    warm = calls[:-5]
+    assert len(warm) >= 10 and warm[-1] - t0 >= 0.13  # warm-up went on for ~0.15 s, not 1 call
+    cfg = BenchConfig(models=["x.onnx"])
+    assert cfg.warmup_seconds(0) > cfg.warmup_seconds(1) > 0
+    assert BenchConfig(models=["x.onnx"], warmup=0).warmup_seconds(0) == 0  # --warmup 0 means none
 
 
 def test_pool_batches_are_different_real_inputs():

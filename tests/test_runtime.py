@@ -315,6 +315,24 @@ def test_unknown_provider_suggests_the_close_name(model_and_onnx):
         Classifier.load(model_and_onnx[1], providers="cdua")
 
 
+def test_tensorrt_fallback_reason_is_onnxruntimes_own_sentence():
+    """onnxruntime prints its TensorRT failure to stdout (which broke `predict --json`); edgetl captures
+    it and keeps the sentence a user can act on. Text as printed by onnxruntime-gpu 1.31.1 on an H100."""
+    from edgetl.runtime.providers import _ep_error
+
+    printed = (
+        "*************** EP Error ***************\n"
+        "EP Error /onnxruntime_src/onnxruntime/python/onnxruntime_pybind_state.cc:729 void "
+        "onnxruntime::python::RegisterTensorRTPluginsAsCustomOps(PySessionOptions&, const "
+        "onnxruntime::ProviderOptions&) Please install TensorRT libraries as mentioned in the GPU "
+        "requirements page, make sure they're in the PATH or LD_LIBRARY_PATH, and that your GPU is supported.\n"
+        " when using ['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']\n"
+        "Falling back to ['CUDAExecutionProvider', 'CPUExecutionProvider'] and retrying.\n"
+    )
+    assert _ep_error(printed).startswith("Please install TensorRT libraries")
+    assert "onnxruntime_src" not in _ep_error(printed) and _ep_error("nothing printed") == ""
+
+
 def test_cuda_without_a_gpu_falls_back_with_one_warning_and_records_it(model_and_onnx):
     if _cuda_really_works():
         pytest.skip("a GPU works here: no fallback to observe")

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from edgetl.bench.timing import MIN_RUNS
 from edgetl.config import ConfigError
 from edgetl.runtime.providers import PROVIDERS
 
-DEFAULT_RUNS = 100  # timed runs per cell when neither --runs nor --time-budget is given
+# Without --runs/--time-budget every cell is timed for DEFAULT_ROUND_S seconds per round (and at least
+# DEFAULT_MIN_RUNS calls): a fixed call count made a 2 ms INT8 cell's round last 0.1 s, short enough
+# for one burst of another process to move its p50 by 20% between two otherwise identical runs.
+DEFAULT_ROUND_S = 1.0
+DEFAULT_MIN_RUNS = 10
+WARMUP_S = 1.0  # first round: warm-up lasts at least this long (and --warmup calls)
 REWARM = 2  # untimed calls per cell in rounds after the first (caches went cold while other cells ran)
+REWARM_S = 0.1  # ... and at least this long
 
 
 @dataclass
@@ -29,9 +36,9 @@ class BenchConfig:
     data: str | None = None  # val folder / dataset root / built-in name; None: the run's own val split
     max_images: int | None = None  # score at most this many images (first N, in order)
     warmup: int = 10  # untimed calls per cell in the first round (up to REWARM in later rounds)
-    runs: int | None = None  # timed calls per cell, over all rounds (default 100 without --time-budget)
+    runs: int | None = None  # timed calls per cell, over all rounds (default: DEFAULT_ROUND_S per round)
     time_budget: float | None = None  # seconds per cell, over all rounds
-    repeat: int = 3  # rounds; cells are interleaved in each round, spread = across rounds
+    repeat: int = 5  # rounds; cells are interleaved in each round, spread = across rounds
     pool: int = 32  # distinct images cycled through by timed calls
     out: str | None = None  # output folder (default RUN_DIR/bench, or ./bench-results)
     plots: bool = True
@@ -68,18 +75,29 @@ class BenchConfig:
             raise ConfigError(f"--max-images must be >= 1, got {self.max_images}")
         if self.torch is not None and self.torch.strip().lower() in ("", "none", "off", "no"):
             self.torch = None
-        if self.runs is None and self.time_budget is None:
-            self.runs = DEFAULT_RUNS
+
+    @property
+    def timed_by_default(self) -> bool:
+        """Neither --runs nor --time-budget: DEFAULT_ROUND_S seconds per cell and round."""
+        return self.runs is None and self.time_budget is None
 
     def warmup_calls(self, round_index: int) -> int:
         """Untimed calls before a cell's timed calls in round `round_index` (0-based)."""
         return self.warmup if round_index == 0 else min(self.warmup, REWARM)
 
-    def per_round(self) -> tuple[int | None, float | None]:
-        """(timed runs, seconds) for one round of one cell."""
+    def warmup_seconds(self, round_index: int) -> float:
+        """Minimum warm-up time of a cell in round `round_index` (0 with --warmup 0: no warm-up at all)."""
+        if self.warmup == 0:
+            return 0.0
+        return WARMUP_S if round_index == 0 else REWARM_S
+
+    def per_round(self) -> tuple[int | None, float | None, int]:
+        """(timed runs, seconds, minimum runs) for one round of one cell."""
+        if self.timed_by_default:
+            return None, DEFAULT_ROUND_S, DEFAULT_MIN_RUNS
         runs = None if self.runs is None else max(1, -(-self.runs // self.repeat))
         budget = None if self.time_budget is None else self.time_budget / self.repeat
-        return runs, budget
+        return runs, budget, MIN_RUNS
 
 
-__all__ = ["DEFAULT_RUNS", "BenchConfig"]
+__all__ = ["DEFAULT_MIN_RUNS", "DEFAULT_ROUND_S", "BenchConfig"]

@@ -234,7 +234,7 @@ def _time_rounds(
     cells: list[_Cell], pool_crops: dict[Preprocess, list[np.ndarray]], cfg: BenchConfig, log: Log
 ) -> None:
     """`cfg.repeat` rounds over all cells, interleaved and rotated by one cell per round."""
-    runs_r, budget_r = cfg.per_round()
+    runs_r, budget_r, min_r = cfg.per_round()
     feeds: dict[tuple[int, int], list[Any]] = {}
     for ci, c in enumerate(cells):
         for b in c.rows:
@@ -248,7 +248,16 @@ def _time_rounds(
             if not row.ok:
                 continue
             try:
-                s = time_runs(c.backend.run, feeds[(ci, b)], cfg.warmup_calls(r), runs_r, budget_r, start=r)
+                s = time_runs(
+                    c.backend.run,
+                    feeds[(ci, b)],
+                    cfg.warmup_calls(r),
+                    runs_r,
+                    budget_r,
+                    start=r,
+                    min_runs=min_r,
+                    warmup_s=cfg.warmup_seconds(r),
+                )
             except Exception as e:  # a provider/kernel failure mid-run: keep the other results
                 row.status = _failure(e)
                 continue
@@ -659,13 +668,17 @@ def _order_rows(rows: list[BenchRow], cfg: BenchConfig) -> list[BenchRow]:
 
 def _notes(cells: list[_Cell], cfg: BenchConfig, ev: EvalSet | None) -> list[str]:
     notes = sorted({f"{c.provider} {c.variant.kind}: {c.backend.timing}" for c in cells})
-    runs, budget = cfg.per_round()
+    runs, budget, min_runs = cfg.per_round()
+    warm = f"{cfg.warmup} warm-up call(s) in round 1 and {cfg.warmup_calls(1)} in later rounds"
+    if cfg.warmup_seconds(0):
+        warm = f"warm-up of {cfg.warmup}+ calls and >= {cfg.warmup_seconds(0):g} s in round 1, {cfg.warmup_calls(1)}+ calls and >= {cfg.warmup_seconds(1):g} s in later rounds"
+    per = " or ".join(
+        ([f"{runs} timed call(s)"] if runs else [])
+        + ([f"{budget:.2f} s (at least {min_runs} calls)"] if budget else [])
+    )
     notes.append(
-        f"{cfg.repeat} round(s), cells interleaved and rotated per round; per cell: {cfg.warmup} warm-up call(s) in round 1 and {cfg.warmup_calls(1)} in later rounds, then per round "
-        + (f"{runs} timed call(s)" if runs else "")
-        + (" or " if runs and budget else "")
-        + (f"{budget:.2f} s" if budget else "")
-        + f"; {cfg.threads} thread(s); spread = (max - min) / median of the per-round p50s"
+        f"{cfg.repeat} round(s), cells interleaved and rotated per round; per cell: {warm}, then per round {per}; "
+        f"{cfg.threads} thread(s); spread = (max - min) / median of the per-round p50s"
     )
     notes.append("latency = milliseconds per batch; images/s = batch / mean latency")
     if any(c.provider == "cpu" and c.variant.precision == "fp16" for c in cells):

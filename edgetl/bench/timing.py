@@ -63,29 +63,35 @@ def time_runs(
     runs: int | None,
     budget_s: float | None,
     start: int = 0,
+    min_runs: int = MIN_RUNS,
+    warmup_s: float = 0.0,
 ) -> list[float]:
-    """Call `run(feed)` cycling through `feeds`: `warmup` untimed calls, then timed calls until
-    `runs` are done or `budget_s` seconds have passed (at least MIN_RUNS). -> ms per call."""
+    """Call `run(feed)` cycling through `feeds`: untimed warm-up calls (`warmup` of them, and for
+    at least `warmup_s` seconds: lazy allocations and weight pre-packing make the first calls of a
+    fresh session slow for longer than a fixed count covers), then timed calls until `runs` are
+    done or `budget_s` seconds have passed (at least `min_runs`). -> ms per call."""
     if not feeds:
         raise ValueError("no inputs to time")
     if runs is None and budget_s is None:
         raise ValueError("give runs, budget_s or both")
     n = len(feeds)
-    for i in range(warmup):
-        run(feeds[(start + i) % n])
+    i = start
+    warm_until = time.perf_counter() + warmup_s
+    while i - start < warmup or (warmup_s > 0 and time.perf_counter() < warm_until):
+        run(feeds[i % n])
+        i += 1
     samples: list[float] = []
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         deadline = time.perf_counter() + budget_s if budget_s is not None else math.inf
-        i = start + warmup
         while runs is None or len(samples) < runs:
             feed = feeds[i % n]
             t0 = time.perf_counter_ns()
             run(feed)
             samples.append((time.perf_counter_ns() - t0) / 1e6)
             i += 1
-            if len(samples) >= MIN_RUNS and time.perf_counter() >= deadline:
+            if len(samples) >= max(1, min_runs) and time.perf_counter() >= deadline:
                 break
     finally:
         if gc_was_enabled:

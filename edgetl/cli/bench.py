@@ -59,16 +59,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--warmup",
         type=int,
         default=None,
-        help="untimed calls per cell in round 1 (default 10; 2 in later rounds)",
+        help="untimed calls per cell in round 1 (default 10, and at least 1 s; 2 calls and 0.1 s in later rounds)",
     )
     p.add_argument(
-        "--runs", type=int, default=None, help="timed calls per cell over all rounds (default 100)"
+        "--runs",
+        type=int,
+        default=None,
+        help="timed calls per cell over all rounds (default: 1 s per round, at least 10 calls)",
     )
     p.add_argument(
         "--time-budget", type=float, default=None, metavar="S", help="seconds per cell over all rounds"
     )
     p.add_argument(
-        "--repeat", type=int, default=None, help="interleaved rounds, for the run-to-run spread (default 3)"
+        "--repeat", type=int, default=None, help="interleaved rounds, for the run-to-run spread (default 5)"
     )
     p.add_argument(
         "--pool", type=int, default=None, help="distinct images cycled through by timed calls (default 32)"

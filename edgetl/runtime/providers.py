@@ -13,7 +13,10 @@ muted while such a session is created (the fallback is reported by us instead).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
 import threading
 import warnings
 from collections.abc import Sequence
@@ -92,6 +95,22 @@ class Session:
 
 _log_lock = threading.Lock()
 _auto_choice: dict[str, str] = {}  # per process: "auto" resolved once (CUDA libraries do not appear mid-run)
+_preloaded: list[bool] = []
+
+
+def _preload_gpu_libraries(ort: Any) -> None:
+    """Load CUDA/cuDNN from the nvidia-* wheels next to onnxruntime, once per process.
+
+    onnxruntime-gpu finds pip-installed CUDA libraries only after `onnxruntime.preload_dlls()`
+    (or `import torch` first); a torch-free app would otherwise fall back to CPU although
+    everything is installed. Its messages about libraries it could not find go nowhere: the
+    session's real providers are checked right after, and a fallback is reported then.
+    """
+    if _preloaded or not hasattr(ort, "preload_dlls"):
+        return
+    _preloaded.append(True)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(Exception):
+        ort.preload_dlls()
 
 
 def session_options(threads: int | None = None) -> Any:
@@ -165,13 +184,17 @@ def create_session(
     chain_ok = [p for p in chain if p in available] or [CPU]
     opts_ok = [o for p, o in zip(chain, opts, strict=True) if p in available] or [{}]
     with _log_lock:
+        if any(p != CPU for p in chain_ok):
+            _preload_gpu_libraries(ort)
         # Missing CUDA libraries are logged at ERROR by the provider bridge on the default logger;
         # only FATAL mutes them. We report the fallback ourselves right after.
         ort.set_default_logger_severity(LOG_FATAL if wants_gpu else LOG_ERROR)
+        said = io.StringIO()  # onnxruntime *prints* "EP Error ... Falling back" to stdout (breaks --json)
         try:
-            sess = ort.InferenceSession(
-                os.fspath(model_path), sess_options=so, providers=chain_ok, provider_options=opts_ok
-            )
+            with contextlib.redirect_stdout(said) if wants_gpu else contextlib.nullcontext():
+                sess = ort.InferenceSession(
+                    os.fspath(model_path), sess_options=so, providers=chain_ok, provider_options=opts_ok
+                )
         except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
             raise EdgetlError(
                 f"{model_path}: onnxruntime cannot load this model ({_first_line(e)})"
@@ -188,6 +211,9 @@ def create_session(
             device = "cpu"
     elif used[:1] != chain[:1]:
         fallback = why or f"{chain[0]} did not load"
+        ep_error = _ep_error(said.getvalue())
+        if ep_error:
+            fallback += f": {ep_error}"
         if chain[0] in missing:
             fallback += f" ({chain[0]} is not in this onnxruntime build: {', '.join(sorted(available))})"
         device = "cuda" if used and used[0] in (CUDA, TENSORRT) else "cpu"
@@ -198,6 +224,17 @@ def create_session(
                 stacklevel=3,
             )
     return Session(session=sess, requested=chain, used=used, name=name, fallback=fallback, device=device)
+
+
+def _ep_error(printed: str) -> str:
+    """onnxruntime's own reason from its printed "EP Error <C++ location> <reason> when using [...]"."""
+    m = re.search(r"EP Error (.*?) when using", printed, re.S)
+    if not m:
+        return ""
+    reason = m.group(1).strip()
+    if "onnxruntime_src" in reason and ") " in reason:  # drop the C++ file:line and signature
+        reason = reason.rsplit(") ", 1)[1]
+    return " ".join(reason.split())[:240]
 
 
 def _first_line(e: Exception) -> str:
