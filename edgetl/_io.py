@@ -46,6 +46,38 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+STALE_TEMP_S = 3600.0  # no live write keeps a temp file this long; older ones belong to a killed process
+
+
+def remove_stale_temps(
+    folder: str | os.PathLike, pattern: str = ".*.tmp", min_age_s: float = STALE_TEMP_S
+) -> int:
+    """Delete what killed writers left in `folder` (`atomic_path` temps, or work folders by `pattern`).
+
+    Only entries older than `min_age_s` go, so a concurrent writer's live temp file survives.
+    Returns how many were removed; entries that cannot be removed are left alone.
+    """
+    import shutil
+    import time
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    removed, now = 0, time.time()
+    for entry in folder.glob(pattern):
+        try:
+            if now - entry.lstat().st_mtime < min_age_s:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

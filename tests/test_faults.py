@@ -746,6 +746,15 @@ def test_sigkill_during_export_never_leaves_a_truncated_onnx(server, export_run,
         f"export: 2 injected kills + {len(kills)} random at {[round(k, 2) for k in kills]} s; {left} temp "
         f"files left in the export folder (none named *.onnx), {work} work folders left in TMPDIR"
     )
+    # An hour later the next export clears what the killed ones left (younger leftovers could be a
+    # concurrent export's live files, so they stay until then).
+    hour_ago = time.time() - 3700
+    for p in [*_temps(out), *tmp_path.glob("edgetl-export-*")]:
+        os.utime(p, (hour_ago, hour_ago))
+    child = server.run(argv, tmp_path / "after.log", env)
+    assert child.ok, child.text()
+    assert _temps(out) == [] and list(tmp_path.glob("edgetl-export-*")) == []
+    assert assert_only_complete_onnx(out) == [fp32, int8]
 
 
 # --------------------------------------------------------------------------------- failing writes

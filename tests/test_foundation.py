@@ -9,7 +9,7 @@ from typing import Literal
 
 import pytest
 
-from edgetl._io import atomic_write, atomic_write_text
+from edgetl._io import atomic_write, atomic_write_text, remove_stale_temps
 from edgetl.config import ConfigError, config_to_dict, from_dict, load_config
 from edgetl.errors import CheckpointError, EdgetlError, UnknownNameError
 from edgetl.registry import Registry
@@ -72,6 +72,25 @@ def test_registry_unknown_name_suggests_and_never_substitutes() -> None:
     assert isinstance(e.value, EdgetlError)
     with pytest.raises(ValueError, match="registered twice"):
         reg.register("cpu-x86", 3)
+
+
+def test_stale_temps_go_young_ones_and_real_files_stay(tmp_path: Path) -> None:
+    """A killed writer's leftovers are removed later; a live writer's young temp file is not."""
+    import os
+    import time
+
+    old, young = tmp_path / ".m.onnx.abc.tmp", tmp_path / ".m.onnx.def.tmp"
+    work, real = tmp_path / "edgetl-export-x", tmp_path / "m.onnx"
+    for f in (old, young, real):
+        f.write_bytes(b"x")
+    work.mkdir()
+    (work / "graph.onnx").write_bytes(b"x")
+    hour_ago = time.time() - 7200
+    for f in (old, work, real):
+        os.utime(f, (hour_ago, hour_ago))
+    assert remove_stale_temps(tmp_path) == 1 and not old.exists() and young.exists() and real.exists()
+    assert remove_stale_temps(tmp_path, "edgetl-export-*") == 1 and not work.exists()
+    assert remove_stale_temps(tmp_path / "missing") == 0
 
 
 def test_atomic_write_failure_keeps_previous_file(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from edgetl._io import atomic_path
+from edgetl._io import atomic_path, remove_stale_temps
 from edgetl.errors import DataError, ExportError
 from edgetl.export import graph as G
 from edgetl.export.config import ExportConfig
@@ -44,6 +44,7 @@ from edgetl.export.targets import TARGETS, Target
 from edgetl.runtime.metadata import ModelMetadata
 
 log = logging.getLogger(__name__)
+WORK_PREFIX = "edgetl-export-"  # work folder in TMPDIR; a killed export leaves one behind
 SENSITIVITY_IMAGES = 16  # calibration images used to rank nodes for the accuracy budget
 
 
@@ -346,7 +347,10 @@ def export(cfg: ExportConfig) -> ExportReport:
         versions=_versions(),
     )
     failures: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="edgetl-export-") as tmp:
+    # What killed exports left behind: temp .onnx files here and work folders in TMPDIR.
+    remove_stale_temps(out_dir, ".*.tmp")
+    remove_stale_temps(tempfile.gettempdir(), f"{WORK_PREFIX}*")
+    with tempfile.TemporaryDirectory(prefix=WORK_PREFIX) as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
         graph = export_graph(
