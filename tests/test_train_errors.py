@@ -157,3 +157,33 @@ def test_non_empty_out_is_refused_and_untouched(good: Path, tmp_path: Path, caps
 def test_resume_of_something_else(tmp_path: Path, capsys) -> None:
     code, err = run_train(["--resume", str(tmp_path)], capsys)
     assert code == 2 and "no config.yaml there; is it an edgetl run directory?" in err
+
+
+def test_hub_weights_without_a_network_fail_at_once_in_offline_mode(monkeypatch, tmp_path) -> None:
+    """No route to the Hub: one short probe, then huggingface_hub's offline mode (cache only) instead
+    of ~50 s of retries; the error says why and what to use instead."""
+    import socket
+
+    from huggingface_hub import constants
+
+    from edgetl.errors import EdgetlError
+    from edgetl.models import create_classifier, hub
+
+    probes: list[tuple] = []
+
+    def refuse(address, timeout=None, *args, **kwargs):
+        probes.append((address, timeout))
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for var in hub.PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache, whatever this machine has
+    seen: list[bool] = []
+    with hub.offline_unless_reachable() as offline:
+        seen.append(constants.HF_HUB_OFFLINE)
+    assert offline and seen == [True] and constants.HF_HUB_OFFLINE is False  # restored afterwards
+    assert probes and probes[0][1] == hub.PROBE_TIMEOUT_S
+    with pytest.raises(EdgetlError, match="cannot be reached and they are not in the local cache"):
+        create_classifier("resnet10t", 2, "timm")

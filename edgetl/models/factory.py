@@ -84,12 +84,21 @@ def create_classifier(
         model = build(pretrained=False)
         weights = "none"
     elif pretrained.lower() in HUB_NAMES:
+        from edgetl.models.hub import offline_unless_reachable
+
+        offline = False
         try:
-            model = build(pretrained=True)
+            with offline_unless_reachable() as offline:
+                model = build(pretrained=True)
         except Exception as e:  # network/hub errors of many kinds
+            why = (
+                "the Hub cannot be reached and they are not in the local cache"
+                if offline
+                else f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            )
             raise EdgetlError(
-                f"--pretrained {pretrained}: downloading timm weights for {name} failed ({type(e).__name__}: "
-                f"{str(e).splitlines()[0] if str(e) else ''}); use --pretrained efficientnet_lite0 or a local file offline"
+                f"--pretrained {pretrained}: downloading timm weights for {name} failed ({why}); "
+                "use --pretrained efficientnet_lite0 or a local file offline"
             ) from None
         weights = f"timm:{model.pretrained_cfg.get('hf_hub_id') or name}"
     elif pretrained in WEIGHT_SOURCES:
