@@ -3,10 +3,12 @@
     edgetl train --data data/hymenoptera --mode lp-ft
     edgetl train --config train/recipes/finetune.yaml --data photos --val-split 0.2 --lr 2e-4
     edgetl train --resume runs/tf_efficientnet_lite0-lp-ft-20250101-120000
+    torchrun --nproc_per_node=2 -m edgetl train --data data/hymenoptera   # DDP, one process per GPU/CPU share
 
 Flags are generated from TrainConfig's fields (each field's help text), so the CLI and the
 library cannot drift apart. Only flags the user gave override the recipe; the rest come from
-the recipe and then TrainConfig's defaults.
+the recipe and then TrainConfig's defaults. Under torchrun an error is printed once, by rank 0;
+a rank > 0 prints only errors of its own, prefixed with its rank.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def option_names() -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from edgetl.config import ConfigError, load_config
-    from edgetl.train import TrainConfig, train
+    from edgetl.train import TrainConfig
 
     given = {n: getattr(args, n) for n in option_names() if getattr(args, n, None) is not None}
     if args.resume:
@@ -80,5 +82,38 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(given.get("scale"), list):
         given["scale"] = tuple(given["scale"])
     cfg = load_config(TrainConfig, args.config, given)
-    train(cfg)
+    return _train_on_this_rank(cfg)
+
+
+def _train_on_this_rank(cfg: typing.Any) -> int:
+    import re
+
+    from edgetl.errors import EdgetlError
+    from edgetl.train import distributed, train
+
+    rank = distributed.env_rank() if distributed.launched() else 0
+    try:
+        train(cfg)
+    except distributed.PeerError:
+        return 2  # rank 0 prints this error
+    except EdgetlError as e:
+        if rank == 0:
+            raise
+        raise EdgetlError(f"rank {rank}: {e}") from None
+    except RuntimeError as e:  # a failed collective (gloo's are plain RuntimeErrors): a peer stopped first
+        if not (distributed.launched() and _is_collective_failure(e)):
+            raise
+        first = re.sub(r"^\[[^\]]*\]\s*", "", (str(e).strip().splitlines() or [type(e).__name__])[0])
+        first = first.split(". ")[0]  # gloo: 'Connection closed by peer [host]:port. This is typically ...'
+        raise EdgetlError(
+            f"rank {rank}: lost contact with the other processes ({first}); another rank probably "
+            "stopped first: see its error"
+        ) from None
     return 0
+
+
+def _is_collective_failure(e: RuntimeError) -> bool:
+    import torch.distributed as dist
+
+    text = str(e).lower()
+    return isinstance(e, dist.DistError) or "gloo" in text or "nccl" in text

@@ -24,13 +24,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cuda" if available else "cpu")
 
 
-def is_main_process() -> bool:
-    """True unless this is a non-zero rank of an initialised torch.distributed group."""
-    import torch.distributed as dist
-
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
-
-
 def resolve_workers(requested: int | None, device: torch.device) -> int:
     """0 (decode in the training process) on small CPU machines, where a worker would only steal a core."""
     if requested is not None:
@@ -41,4 +34,4 @@ def resolve_workers(requested: int | None, device: torch.device) -> int:
     return min(8, cpus // 2 if device.type == "cpu" else cpus - 1)
 
 
-__all__ = ["is_main_process", "resolve_device", "resolve_workers"]
+__all__ = ["resolve_device", "resolve_workers"]

@@ -9,6 +9,10 @@ own weights (so any weight source, file or hub version is covered), the data fin
 version. A re-run on the same data, a resumed run and `edgetl eval --cv` then cost only the
 head. Entries are safetensors written atomically: an interrupted write leaves no entry.
 Features use the eval transform (resize + center crop), so the probe sees no augmentation.
+Under torchrun the features are computed once, not once per process: each rank extracts its
+contiguous block of every split, the blocks are gathered on every rank, and only rank 0 reads
+and writes the cache (on a hit it sends the entry to the other ranks), so the cache folder need
+only exist on rank 0's machine.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import torch
 
 from edgetl._io import atomic_write
 from edgetl.errors import EdgetlError
+from edgetl.train import distributed
 from edgetl.train.progress import Reporter
 
 
@@ -149,37 +154,55 @@ def get_features(
 
     transform = build_transform(data_config, train=False)
     key = feature_key(model_name, backbone_hash(model), splits.fingerprint, transform, data_config)
-    found = cache.load(key)
-    if found is not None:
-        reporter.info(f"feature cache hit: {found.path}")
+    found = cache.load(key) if distributed.is_main() else None
+    if distributed.from_main(lambda: found is not None):
+        if found is not None:
+            reporter.info(f"feature cache hit: {found.path}")
+        if distributed.active():
+            tensors = distributed.broadcast_tensors(_tensors(found) if found is not None else None)
+            found = found or FeatureSet(**tensors, hit=True)
+        assert found is not None
         return found
     start = time.perf_counter()
     out = {}
     for split in ("train", "val"):
         ds = ImageDataset(getattr(splits, split), transform)
+        part = torch.utils.data.Subset(ds, distributed.block(len(ds))) if distributed.active() else ds
         loader = torch.utils.data.DataLoader(
-            ds, batch_size=batch_size, shuffle=False, num_workers=num_workers
+            part, batch_size=batch_size, shuffle=False, num_workers=num_workers
         )
         with reporter.task(f"features {split}", total=len(loader)) as advance:
-            out[split] = extract_features(model, loader, device, advance)
-        if ds.failed:
+            if len(part):
+                x, y = extract_features(model, loader, device, advance)
+            else:  # more processes than images: this rank has none
+                x, y = torch.empty((0, 0)), torch.empty(0, dtype=torch.long)
+        out[split] = distributed.gather_rows(x), distributed.gather_rows(y)
+        failed = [f for fs in distributed.all_gather_objects(ds.failed) for f in fs]
+        if failed:
             from edgetl.data import skipped_message
 
-            reporter.warn(f"while computing features, {skipped_message(ds.failed)} (replaced by neighbours)")
+            reporter.warn(f"while computing features, {skipped_message(failed)} (replaced by neighbours)")
     feats = FeatureSet(out["train"][0], out["train"][1], out["val"][0], out["val"][1])
     feats.seconds = time.perf_counter() - start
+    if not distributed.is_main():
+        return feats
     meta = {"model": model_name, "data": splits.fingerprint, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    world = distributed.world_size()
     try:
         feats.path = cache.save(key, feats, meta)
         reporter.info(
             f"feature cache miss: computed {len(feats.train_x) + len(feats.val_x)} feature vectors "
-            f"in {feats.seconds:.1f}s, saved {feats.path}"
+            f"in {feats.seconds:.1f}s{f' on {world} processes' if world > 1 else ''}, saved {feats.path}"
         )
     except (EdgetlError, OSError) as e:  # an unwritable cache costs the next run time, not this run
         reporter.warn(
             f"could not write the feature cache in {cache.root} ({e}); set --cache-dir to a writable folder"
         )
     return feats
+
+
+def _tensors(feats: FeatureSet) -> dict[str, torch.Tensor]:
+    return {k: getattr(feats, k) for k in ("train_x", "train_y", "val_x", "val_y")}
 
 
 __all__ = ["FeatureCache", "FeatureSet", "backbone_hash", "extract_features", "feature_key", "get_features"]

@@ -7,6 +7,9 @@ layer-wise LR decay), a per-step warmup + cosine schedule (timm `create_schedule
 optional EMA (timm `ModelEmaV3`), then trains epoch by epoch until its epochs are done or early
 stopping says so. Everything random in an epoch is seeded from (seed, stage, epoch), and the
 loop state after each epoch is handed to `on_epoch`, which is how `--resume` continues exactly.
+Under torchrun the trainable module is wrapped in DistributedDataParallel, each rank weights its
+loss by its share of the global batch, ranks > 0 draw their own augmentation and dropout, and the
+epoch's metrics and BatchNorm buffers are made identical on every rank (`edgetl.train.distributed`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgetl.errors import EdgetlError
+from edgetl.train import distributed
 from edgetl.train.early_stopping import EarlyStopping
 from edgetl.train.modes import Stage
 from edgetl.train.progress import Reporter, format_epoch
@@ -120,7 +124,11 @@ def _to(ctx: FitContext, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
 
 @torch.inference_mode()
 def predict(ctx: FitContext, model: nn.Module, runner: Runner) -> tuple[np.ndarray, np.ndarray]:
-    """(logits (N, C) float64, labels (N,)) over the runner's validation batches, model in eval mode."""
+    """(logits (N, C) float64, labels (N,)) over the runner's validation batches, model in eval mode.
+
+    Under torchrun a sharded runner yields this rank's block; the blocks are gathered in order, so
+    every rank returns the same arrays and takes the same early-stopping decisions.
+    """
     was_training = model.training
     model.eval()
     scores, labels = [], []
@@ -133,7 +141,11 @@ def predict(ctx: FitContext, model: nn.Module, runner: Runner) -> tuple[np.ndarr
             labels.append(y.cpu())
     finally:
         model.train(was_training)
-    return torch.cat(scores).double().numpy(), torch.cat(labels).numpy()
+    s = torch.cat(scores) if scores else torch.empty((0, 0))
+    y = torch.cat(labels) if labels else torch.empty(0, dtype=torch.long)
+    if runner.sharded and distributed.active():
+        s, y = distributed.gather_rows(s), distributed.gather_rows(y)
+    return s.double().numpy(), y.numpy()
 
 
 def val_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -152,29 +164,39 @@ def train_epoch(
     generator: torch.Generator,
     updates: int,
     description: str,
+    trainable: nn.Module,
 ) -> tuple[dict[str, float], int]:
-    """One pass over the training batches; returns (train metrics, update count)."""
+    """One pass over the training batches; returns (train metrics over all ranks, update count).
+
+    `trainable` is the module the batches go through (`prepare`'s, DDP-wrapped under torchrun).
+    DDP averages gradients over ranks; a rank holding n of a global batch's N items scales its
+    mean loss by world * n / N, so the step equals one process's step on the whole batch.
+    """
     model = ctx.model
     runner.set_train(model)
     params = [p for g in optimizer.param_groups for p in g["params"]]
+    world = distributed.world_size()
+    sizes = runner.global_batch_sizes() if distributed.active() else None
     loss_sum, correct, seen = 0.0, 0, 0
     with ctx.reporter.task(description, total=runner.num_batches()) as advance:
-        for x, y in runner.train_batches(generator):
+        for step, (x, y) in enumerate(runner.train_batches(generator)):
             x, y = _to(ctx, x, y)
             inputs, target = runner.mix(x, y)
             with _autocast(ctx):
-                logits = runner.forward(model, inputs, training=True)
+                logits = runner.train_forward(trainable, inputs)
                 loss = runner.criterion(logits, target)
             if not math.isfinite(loss.item()):
                 raise EdgetlError(
                     f"training diverged: the loss became {loss.item()} at update {updates + 1}; lower --lr/--lp-lr"
                 )
+            weight = world * y.shape[0] / sizes[step] if sizes is not None else 1.0
+            scaled = loss * weight if weight != 1.0 else loss
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
-                scaler.scale(loss).backward()
+                scaler.scale(scaled).backward()
                 scaler.unscale_(optimizer)
             else:
-                loss.backward()
+                scaled.backward()
             if ctx.clip_grad > 0:
                 nn.utils.clip_grad_norm_(params, ctx.clip_grad)
             if scaler is not None:
@@ -191,6 +213,7 @@ def train_epoch(
             correct += int((logits.detach().argmax(1) == y).sum())
             seen += n
             advance(loss=loss_sum / seen)
+    loss_sum, correct, seen = distributed.all_reduce_sum([loss_sum, correct, seen])
     return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1)}, updates
 
 
@@ -224,6 +247,7 @@ def run_stage(
     model = ctx.model
     target = runner.prepare(model)
     optimizer = build_optimizer(ctx, target, stage)
+    trainable = distributed.wrap(target, ctx.device)  # DistributedDataParallel under torchrun
     n_batches = runner.num_batches()
     scheduler = build_scheduler(optimizer, stage, n_batches)
     ema = None
@@ -246,7 +270,10 @@ def run_stage(
     for epoch in range(state.epochs_done, stage.epochs):
         global_epoch = first_global_epoch + epoch
         start = time.perf_counter()
-        generator = seed_everything(epoch_seed(ctx.seed, stage_index, epoch))
+        seed = epoch_seed(ctx.seed, stage_index, epoch)
+        generator = seed_everything(seed)  # data order: the same on every rank
+        if distributed.rank() > 0:
+            seed_everything(distributed.mix_seed(seed, distributed.rank()))  # own augmentation and dropout
         train, state.updates = train_epoch(
             ctx,
             runner,
@@ -257,8 +284,12 @@ def run_stage(
             generator,
             state.updates,
             f"epoch {global_epoch}/{ctx.total_epochs} {stage.name}",
+            trainable,
         )
         eval_model = ema.module if ema is not None else model
+        distributed.broadcast_buffers(model)  # BatchNorm statistics that trained per rank: rank 0's
+        if ema is not None:
+            distributed.broadcast_buffers(ema.module)
         scores, labels = predict(ctx, eval_model, runner)
         val = val_metrics(scores, labels)
         seconds = time.perf_counter() - start

@@ -57,8 +57,8 @@ class RunDir:
                 raise EdgetlError(f"--out {self.path}: folder is not empty; {hint}")
 
     def create(self) -> None:
-        self.check_new()
-        if self.is_writer:
+        if self.is_writer:  # other ranks checked before rank 0 wrote anything; now the folder is rank 0's
+            self.check_new()
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
             except OSError as e:

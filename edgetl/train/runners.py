@@ -9,7 +9,9 @@ are cached feature vectors and only the classifier runs, so an epoch costs milli
 `finetune`: every layer trains on augmented images; with `freeze_bn` the BatchNorm layers keep
 their pretrained statistics and affine weights (eval mode), which small datasets cannot re-estimate.
 Data order is a pure function of the generator the loop seeds per (seed, stage, epoch), which is
-what makes `--resume` exact. `make_loader` is the single place a sampler is chosen (DDP hook).
+what makes `--resume` exact. `make_batch_sampler` and `make_loader` are the single place batches
+are chosen: under torchrun each rank takes its share of every global batch one process would
+train on, and its contiguous block of the validation set (see `edgetl.train.distributed`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgetl.registry import Registry
+from edgetl.train import distributed
 from edgetl.train.progress import Reporter
 
 
@@ -44,10 +47,24 @@ def _is_bn(m: nn.Module) -> bool:
 
 
 def make_sampler(n: int, shuffle: bool, generator: torch.Generator | None) -> torch.utils.data.Sampler:
-    """The one place that decides data order (a DistributedSampler goes here for multi-GPU runs)."""
+    """The order one process visits n items in: seeded shuffle for training, in order otherwise."""
     if shuffle:
         return torch.utils.data.RandomSampler(range(n), generator=generator)
     return torch.utils.data.SequentialSampler(range(n))
+
+
+def make_batch_sampler(
+    n: int, batch_size: int, generator: torch.Generator | None, drop_last: bool = False, min_share: int = 1
+) -> torch.utils.data.Sampler[list[int]]:
+    """Training batches in `make_sampler`'s shuffled order; under torchrun, this rank's share of each.
+
+    `batch_size` is the global batch. `min_share` (under torchrun) skips a short last batch that
+    would leave a rank fewer items (2 where training BatchNorm cannot take one).
+    """
+    batches = torch.utils.data.BatchSampler(make_sampler(n, True, generator), batch_size, drop_last)
+    if distributed.active():
+        return distributed.RankBatches(batches, distributed.rank(), distributed.world_size(), min_share)
+    return batches
 
 
 def make_loader(
@@ -58,14 +75,22 @@ def make_loader(
     num_workers: int,
     drop_last: bool = False,
     pin_memory: bool = False,
+    min_share: int = 1,
 ) -> torch.utils.data.DataLoader:
+    """shuffle=True: training batches (`make_batch_sampler`). shuffle=False: evaluation, in order;
+    under torchrun only this rank's contiguous block (`predict` gathers the blocks)."""
+    n = len(dataset)
+    if shuffle:
+        batch_sampler = make_batch_sampler(n, batch_size, generator, drop_last, min_share)
+    else:
+        order = distributed.block(n) if distributed.active() else make_sampler(n, False, None)
+        batch_sampler = torch.utils.data.BatchSampler(order, batch_size, drop_last)
     return torch.utils.data.DataLoader(
         dataset,
-        batch_size=batch_size,
-        sampler=make_sampler(len(dataset), shuffle, generator),
+        batch_sampler=batch_sampler,
         num_workers=num_workers,
-        drop_last=drop_last,
         generator=generator,  # seeds the workers' RNGs too, so augmentation repeats with workers
+        worker_init_fn=distributed.worker_init_fn(),  # ranks > 0: their own augmentation
         pin_memory=pin_memory,
         persistent_workers=False,
     )
@@ -76,6 +101,7 @@ class Runner:
 
     kind = ""
     criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    sharded = False  # under torchrun, val_batches yield this rank's block and `predict` gathers them
 
     def prepare(self, model: nn.Module) -> nn.Module:
         raise NotImplementedError
@@ -86,6 +112,10 @@ class Runner:
     def num_batches(self) -> int:
         raise NotImplementedError
 
+    def global_batch_sizes(self) -> list[int]:
+        """Under torchrun: the full size of each global batch of an epoch (each rank's loss weight)."""
+        raise NotImplementedError
+
     def train_batches(self, generator: torch.Generator) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         raise NotImplementedError
 
@@ -93,6 +123,10 @@ class Runner:
         raise NotImplementedError
 
     def forward(self, model: nn.Module, x: torch.Tensor, training: bool) -> torch.Tensor:
+        raise NotImplementedError
+
+    def train_forward(self, trainable: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a training batch through `prepare`'s module (DistributedDataParallel under torchrun)."""
         raise NotImplementedError
 
     def mix(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,6 +142,7 @@ class ProbeRunner(Runner):
     """Head only, on cached pooled features of the frozen backbone."""
 
     kind = "probe"
+    sharded = True
 
     def __init__(self, ctx: RunnerContext, features: Any = None):
         from edgetl.train.feature_cache import FeatureSet
@@ -146,24 +181,34 @@ class ProbeRunner(Runner):
         assert self.features is not None, "prepare() computes the features first"
         return len(self.features.train_x)
 
+    def _batches(self, generator: torch.Generator | None) -> torch.utils.data.Sampler[list[int]]:
+        return make_batch_sampler(self._n_train(), self.batch_size, generator)
+
     def num_batches(self) -> int:
-        return -(-self._n_train() // self.batch_size)
+        return len(self._batches(None))
+
+    def global_batch_sizes(self) -> list[int]:
+        return self._batches(None).global_sizes()  # type: ignore[attr-defined]
 
     def train_batches(self, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         f = self.features
-        order = list(make_sampler(self._n_train(), True, generator))
-        for i in range(0, len(order), self.batch_size):
-            idx = torch.as_tensor(order[i : i + self.batch_size])
+        for batch in self._batches(generator):
+            idx = torch.as_tensor(batch)
             yield f.train_x[idx], f.train_y[idx]
 
     def val_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         f = self.features
+        mine = distributed.block(len(f.val_x))
         step = 4096
-        for i in range(0, len(f.val_x), step):
-            yield f.val_x[i : i + step], f.val_y[i : i + step]
+        for i in range(mine.start, mine.stop, step):
+            j = min(i + step, mine.stop)
+            yield f.val_x[i:j], f.val_y[i:j]
 
     def forward(self, model: nn.Module, x: torch.Tensor, training: bool) -> torch.Tensor:
         return model.get_classifier()(F.dropout(x, self.drop, training=training))
+
+    def train_forward(self, trainable: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return trainable(F.dropout(x, self.drop, training=True))
 
 
 @RUNNERS.register("finetune")
@@ -171,6 +216,7 @@ class FinetuneRunner(Runner):
     """Every layer, on augmented images (timm transforms), with optional mixup/cutmix."""
 
     kind = "finetune"
+    sharded = True
 
     def __init__(self, ctx: RunnerContext):
         from edgetl.data import ImageDataset, build_transform
@@ -182,6 +228,7 @@ class FinetuneRunner(Runner):
         )
         self.val_ds = ImageDataset(ctx.splits.val, build_transform(ctx.data_config, train=False))
         n = len(self.train_ds)
+        world = distributed.world_size()
         self.batch_size = min(cfg.batch_size, n)
         self.mixup = None
         if cfg.mixup > 0 or cfg.cutmix > 0:
@@ -196,11 +243,14 @@ class FinetuneRunner(Runner):
                 num_classes=len(ctx.splits.classes),
             )
             self.criterion = SoftTargetCrossEntropy()
-            self.batch_size -= self.batch_size % 2  # timm's Mixup needs even batches
+            self.batch_size -= self.batch_size % (2 * world)  # timm's Mixup needs even batches on every rank
         else:
             self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        # Mixup needs full even batches; training-mode BatchNorm cannot take a batch of one.
-        self.drop_last = self.mixup is not None or (n % self.batch_size == 1 and not cfg.freeze_bn)
+        # Mixup needs full even batches; training-mode BatchNorm cannot take a batch of one
+        # (under torchrun: a share of one on any rank, which `min_share` rules out).
+        bn_trains = not cfg.freeze_bn
+        self.min_share = 2 if bn_trains else 1
+        self.drop_last = self.mixup is not None or (world == 1 and n % self.batch_size == 1 and bn_trains)
 
     def prepare(self, model: nn.Module) -> nn.Module:
         model.requires_grad_(True)
@@ -208,6 +258,8 @@ class FinetuneRunner(Runner):
             for m in model.modules():
                 if _is_bn(m):
                     m.requires_grad_(False)
+        else:
+            distributed.sync_batchnorm(model, self.ctx.device)  # CUDA under torchrun: global-batch statistics
         return model
 
     def set_train(self, model: nn.Module) -> None:
@@ -217,9 +269,14 @@ class FinetuneRunner(Runner):
                 if _is_bn(m):
                     m.eval()
 
+    def _batches(self) -> torch.utils.data.Sampler[list[int]]:
+        return make_batch_sampler(len(self.train_ds), self.batch_size, None, self.drop_last, self.min_share)
+
     def num_batches(self) -> int:
-        n = len(self.train_ds)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return len(self._batches())
+
+    def global_batch_sizes(self) -> list[int]:
+        return self._batches().global_sizes()  # type: ignore[attr-defined]
 
     def train_batches(self, generator: torch.Generator) -> torch.utils.data.DataLoader:
         return make_loader(
@@ -230,6 +287,7 @@ class FinetuneRunner(Runner):
             num_workers=self.ctx.num_workers,
             drop_last=self.drop_last,
             pin_memory=self.ctx.device.type == "cuda",
+            min_share=self.min_share,
         )
 
     def val_batches(self) -> torch.utils.data.DataLoader:
@@ -244,6 +302,9 @@ class FinetuneRunner(Runner):
 
     def forward(self, model: nn.Module, x: torch.Tensor, training: bool) -> torch.Tensor:
         return model(x)
+
+    def train_forward(self, trainable: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return trainable(x)
 
     def mix(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.mixup(x, y) if self.mixup is not None else (x, y)
@@ -274,6 +335,7 @@ __all__ = [
     "ProbeRunner",
     "Runner",
     "RunnerContext",
+    "make_batch_sampler",
     "make_loader",
     "make_sampler",
 ]

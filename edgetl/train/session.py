@@ -101,6 +101,8 @@ class RunSession:
             run.write_metrics(self.rows, METRIC_COLUMNS)
             if runner.kind == "finetune" or end.stage_done:
                 run.write_curves(self.rows)
+            if not run.is_writer:
+                return  # ranks > 0 of a torchrun run keep the same rows and best weights, but write nothing
             stage_state = dataclasses.asdict(end.state)
             stage_state["ema"] = self._delta(stage_state["ema"])
             run.save_state(

@@ -10,6 +10,11 @@ last checkpoints, metrics.csv and the resumable train state are written atomical
 the best epoch's weights are restored, evaluated on the validation split (eval/) and the train
 state is removed. `--resume RUN_DIR` re-reads the run's config.yaml and continues after the
 last complete epoch with the same results as an uninterrupted run (CPU, same seed).
+
+Under torchrun every process calls `train`: the process group is started and destroyed here,
+rank 0 settles the options (run folder, resumed config) and reads the resume state for all,
+every rank checks its inputs and an error anywhere stops every rank with one message, and only
+rank 0 writes files or prints (see `edgetl.train.distributed`).
 """
 
 from __future__ import annotations
@@ -64,6 +69,21 @@ def resume_config(cfg: TrainConfig) -> TrainConfig:
     )
 
 
+def _settle(cfg: TrainConfig) -> TrainConfig:
+    """The run's final options, decided once (by rank 0 under torchrun): resumed config, absolute
+    inputs, and the run folder (a timestamped default must not differ between processes)."""
+    if cfg.resume:
+        cfg = resume_config(cfg)
+    if not cfg.data:
+        raise ConfigError(
+            "--data is required: an image folder (DIR/train/<class>, DIR/val/<class>) or a built-in dataset such as 'digits'"
+        )
+    cfg = _absolute_inputs(cfg)
+    if not cfg.resume and not cfg.out:
+        cfg = dataclasses.replace(cfg, out=str(cfg.run_dir()))
+    return cfg
+
+
 def _absolute_inputs(cfg: TrainConfig) -> TrainConfig:
     """Record folders and weight files as absolute paths so --resume and eval work from anywhere."""
     changes: dict[str, Any] = {}
@@ -90,29 +110,32 @@ class _Checked:
 
 
 def _check_inputs(cfg: TrainConfig, reporter: Reporter) -> _Checked:
-    """Resolve and validate data, model, weights and options; raises before the run folder exists."""
+    """Resolve and validate data, model, weights and options; raises before the run folder exists.
+
+    No collectives in here: under torchrun every rank runs it inside `distributed.agree`.
+    """
     import torch
 
     from edgetl.data import build_transform, load_splits, skipped_message
     from edgetl.models import create_classifier
-    from edgetl.train.device import is_main_process, resolve_device
+    from edgetl.train import distributed
+    from edgetl.train.device import resolve_device
     from edgetl.train.modes import MODES
     from edgetl.train.rundir import RunDir
 
-    if not cfg.data:
-        raise ConfigError(
-            "--data is required: an image folder (DIR/train/<class>, DIR/val/<class>) or a built-in dataset such as 'digits'"
-        )
-    cfg = _absolute_inputs(cfg)
-    run = RunDir(cfg.run_dir(), is_writer=is_main_process())
+    run = RunDir(cfg.run_dir(), is_writer=distributed.is_main())
     if not cfg.resume:
         run.check_new()
-    device = resolve_device(cfg.device)
+    device = distributed.local_device(resolve_device(cfg.device))
+    stages = MODES.get(cfg.mode)(cfg)
+    finetunes = any(s.kind == "finetune" for s in stages)
+    distributed.check_options(
+        cfg, bn_trains=finetunes and not cfg.freeze_bn, mixup=finetunes and (cfg.mixup > 0 or cfg.cutmix > 0)
+    )
     splits = load_splits(cfg.data, cfg.val_split, cfg.seed)
     msg = skipped_message(splits.skipped)
     if msg:
         reporter.warn(msg)
-    stages = MODES.get(cfg.mode)(cfg)
     torch.manual_seed(cfg.seed)  # the fresh head's initialisation
     model, info = create_classifier(
         cfg.model,
@@ -122,16 +145,24 @@ def _check_inputs(cfg: TrainConfig, reporter: Reporter) -> _Checked:
         drop_path_rate=cfg.drop_path,
         img_size=cfg.img_size,
     )
-    if any(s.kind == "finetune" for s in stages):
+    if finetunes:
         build_transform(info.data_config, train=True, aug=cfg.augment())  # a bad --auto-augment fails now
     return _Checked(cfg, run, device, splits, stages, model, info)
 
 
 def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
-    """Run (or resume) one training run; see the module docstring."""
+    """Run (or resume) one training run; see the module docstring. Under torchrun, this process's part."""
+    from edgetl.train import distributed
+
+    with distributed.process_group():
+        return _train(cfg, reporter)
+
+
+def _train(cfg: TrainConfig, reporter: Reporter | None) -> TrainResult:
     import torch
 
     from edgetl.models import CheckpointMeta
+    from edgetl.train import distributed
     from edgetl.train.device import resolve_workers
     from edgetl.train.early_stopping import EarlyStopping
     from edgetl.train.feature_cache import FeatureCache
@@ -140,20 +171,16 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     from edgetl.train.session import RunSession
 
     started = time.perf_counter()
-    if cfg.resume:
-        cfg = resume_config(cfg)
-    if reporter is None:
-        from edgetl.train.device import is_main_process
-
-        reporter = Reporter(quiet=cfg.quiet, enabled=is_main_process())
-    c = _check_inputs(cfg, reporter)
+    if reporter is None or not distributed.is_main():
+        reporter = Reporter(quiet=cfg.quiet, enabled=distributed.is_main())  # ranks > 0 are silent
+    cfg = distributed.from_main(lambda: _settle(cfg))
+    c = distributed.agree(lambda: _check_inputs(cfg, reporter))
     cfg, run, device, splits, stages, model = c.cfg, c.run, c.device, c.splits, c.stages, c.model
+    distributed.check_backend(device)
 
     state = None
     if cfg.resume:
-        state = run.load_state()
-        _check_same_data(run, splits)
-        run.clean_temp()
+        state = distributed.from_main(lambda: _resume_state(run, splits))
     else:
         run.create()
         run.write_text(run.config, dump_yaml(dataclasses.replace(cfg, out=str(run.path))))
@@ -208,6 +235,8 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
             f"{len(splits.val)} val images, {len(splits.classes)} classes, mode {cfg.mode}, device {device.type}; "
             f"run dir {run.path}"
         )
+    if distributed.active():
+        reporter.info(distributed.describe(device, cfg.batch_size))
     try:
         runner = None
         for si in range(start_stage, len(stages)):
@@ -217,6 +246,13 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         if run.state.exists():
             reporter.warn(f"interrupted; continue with: edgetl train --resume {run.path}")
         raise
+
+
+def _resume_state(run: Any, splits: Any) -> dict[str, Any]:
+    state = run.load_state()
+    _check_same_data(run, splits)
+    run.clean_temp()
+    return state
 
 
 def _check_same_data(run: Any, splits: Any) -> None:
