@@ -174,3 +174,29 @@ def test_missing_file_and_directory(tmp_path):
         load_rgb(tmp_path / "nope.jpg")
     with pytest.raises(BadImageError, match="is a directory"):
         load_rgb(tmp_path)
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_exif_orientation_makes_phone_photos_upright(tmp_path, orientation):
+    """A phone stores pixels sideways plus an EXIF Orientation tag; viewers show it upright, and so must
+    training and the runtime (the same `load_rgb`), whether given a path or an opened PIL image."""
+    from edgetl.runtime.image import to_rgb
+
+    stored = np.zeros((40, 60, 3), np.uint8)  # 60 wide, 40 high: red left third, blue right third
+    stored[:, :20] = (255, 0, 0)
+    stored[:, 40:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"phone-{orientation}.jpg"
+    Image.fromarray(stored).save(path, quality=95, exif=exif)
+
+    got = np.asarray(load_rgb(path)).astype(int)
+    rotated = {3: 180, 6: 270, 8: 90}[orientation]  # PIL rotates counter-clockwise
+    want = np.asarray(Image.fromarray(stored).rotate(rotated, expand=True)).astype(int)
+    assert got.shape == want.shape
+    assert np.abs(got - want).mean() < 4  # JPEG noise only; a missed rotation is off by ~100
+    with Image.open(path) as opened:
+        assert np.array_equal(np.asarray(to_rgb(opened)), np.asarray(load_rgb(path)))
+    plain = tmp_path / "plain.jpg"
+    Image.fromarray(stored).save(plain, quality=95)
+    assert np.asarray(load_rgb(plain)).shape == (40, 60, 3)  # no tag: untouched

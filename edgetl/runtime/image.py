@@ -2,7 +2,8 @@
 
 Shared by training data loading and the torch-free runtime, so both see identical pixels.
 Handles grayscale, 16-bit, palette, RGBA/LA (composited on white), CMYK, and animated GIF
-(first frame); guards against decompression bombs.
+(first frame); turns phone photos upright by their EXIF orientation (what a viewer shows, and what
+the model should see); guards against decompression bombs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+# Bump when the pixels load_rgb returns for the same file change (cached features depend on them).
+PIXELS_VERSION = 2  # 2: EXIF orientation applied
+EXIF_ORIENTATION = 0x0112
 
 # Refuse images over PIL's decompression-bomb threshold (~89.5 Mpx): PIL itself only warns
 # there (and errors at 2x); we make that warning an error, so the limit is ~89.5 Mpx.
@@ -24,9 +29,11 @@ class BadImageError(ValueError):
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
-    """Convert any PIL mode to 8-bit RGB the same way everywhere."""
+    """Convert any PIL mode to 8-bit RGB the same way everywhere, upright by its EXIF orientation."""
     if getattr(img, "is_animated", False):
         img.seek(0)
+    if _orientation(img) not in (0, 1):
+        img = ImageOps.exif_transpose(img)
     mode = img.mode
     if mode == "RGB":
         return img
@@ -48,6 +55,13 @@ def to_rgb(img: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return img.convert("RGB")
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # a malformed EXIF block is not a reason to refuse the picture
+        return 1
 
 
 def load_rgb(path: str | os.PathLike) -> Image.Image:

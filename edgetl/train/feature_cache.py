@@ -60,6 +60,7 @@ def feature_key(
     model_name: str, weights_hash: str, data_fingerprint: str, transform: Any, data_config: dict
 ) -> str:
     from edgetl import __version__
+    from edgetl.runtime.image import PIXELS_VERSION
 
     blob = json.dumps(
         {
@@ -71,6 +72,7 @@ def feature_key(
                 k: list(v) if isinstance(v, tuple) else v for k, v in sorted(data_config.items())
             },
             "edgetl": __version__,
+            "pixels": PIXELS_VERSION,
         },
         sort_keys=True,
     )
