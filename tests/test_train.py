@@ -226,10 +226,22 @@ def test_builtin_dataset_by_name(tmp_path: Path) -> None:
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+@pytest.mark.parametrize("amp", ["auto", "bf16", "fp16"])
 def test_cuda_amp_channels_last(make_image_folder, tmp_path: Path, amp: str) -> None:
     data = make_image_folder()
     result = train(tiny(data, tmp_path / "run", mode="lp-ft", device="cuda", amp=amp, channels_last=True))
     assert result.best_metrics["val_acc"] == pytest.approx(1.0)
     model, _ = load_classifier(tmp_path / "run")  # checkpoints are device-free
     assert next(model.parameters()).device.type == "cpu"
+
+
+def test_amp_auto_is_bf16_or_fp16_on_cuda_and_none_on_cpu() -> None:
+    """The default `--amp auto` says nothing on CPU runs and picks what the GPU supports."""
+    from edgetl.train.device import resolve_amp
+
+    assert TrainConfig().amp == "auto"
+    assert resolve_amp("auto", torch.device("cpu")) == resolve_amp("bf16", torch.device("cpu")) == "none"
+    if torch.cuda.is_available():
+        want = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        assert resolve_amp("auto", torch.device("cuda")) == want
+        assert resolve_amp("fp16", torch.device("cuda")) == "fp16"

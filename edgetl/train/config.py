@@ -102,7 +102,9 @@ class TrainConfig:
     # --- runtime
     seed: int = _opt(0, "seed of initialisation, data order and augmentation (CPU runs repeat exactly)")
     device: Literal["auto", "cpu", "cuda"] = _opt("auto", "auto | cpu | cuda")
-    amp: Literal["bf16", "fp16", "none"] = _opt("bf16", "mixed precision on CUDA (ignored on CPU)")
+    amp: Literal["auto", "bf16", "fp16", "none"] = _opt(
+        "auto", "mixed precision on CUDA: auto = bf16 where the GPU supports it, else fp16; none on CPU"
+    )
     channels_last: bool = _opt(True, "channels-last memory format on CUDA")
     num_workers: int | None = _opt(
         None, "data loader worker processes (default: 0 on <= 2 CPUs, else up to 8)"

@@ -35,3 +35,12 @@ def resolve_workers(requested: int | None, device: torch.device) -> int:
 
 
 __all__ = ["resolve_device", "resolve_workers"]
+
+
+def resolve_amp(amp: str, device: torch.device) -> str:
+    """`--amp auto` -> bf16 on GPUs that support it, fp16 on older ones, none on CPU (no autocast there)."""
+    if device.type != "cuda":
+        return "none"
+    if amp != "auto":
+        return amp
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
