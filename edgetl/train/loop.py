@@ -32,7 +32,7 @@ from edgetl.train import distributed
 from edgetl.train.early_stopping import EarlyStopping
 from edgetl.train.modes import Stage
 from edgetl.train.progress import Reporter, format_epoch
-from edgetl.train.runners import Runner
+from edgetl.train.runners import Evaluator, Runner
 
 METRIC_COLUMNS = ["epoch", "stage", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "best"]
 
@@ -123,7 +123,7 @@ def _to(ctx: FitContext, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
 
 
 @torch.inference_mode()
-def predict(ctx: FitContext, model: nn.Module, runner: Runner) -> tuple[np.ndarray, np.ndarray]:
+def predict(ctx: FitContext, model: nn.Module, runner: Evaluator) -> tuple[np.ndarray, np.ndarray]:
     """(logits (N, C) float64, labels (N,)) over the runner's validation batches, model in eval mode.
 
     Under torchrun a sharded runner yields this rank's block; the blocks are gathered in order, so

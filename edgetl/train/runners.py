@@ -16,6 +16,7 @@ train on, and its contiguous block of the validation set (see `edgetl.train.dist
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -96,38 +97,43 @@ def make_loader(
     )
 
 
-class Runner:
-    """Interface of a stage kind; see the module docstring."""
+class Evaluator(abc.ABC):
+    """What validation needs of a stage kind: batches and a forward pass (`loop.predict`)."""
+
+    sharded = False  # under torchrun, val_batches yield this rank's block and `predict` gathers them
+
+    @abc.abstractmethod
+    def val_batches(self) -> Iterable[tuple[torch.Tensor, torch.Tensor]]: ...
+
+    @abc.abstractmethod
+    def forward(self, model: nn.Module, x: torch.Tensor, training: bool) -> torch.Tensor: ...
+
+
+class Runner(Evaluator):
+    """A trainable stage kind; see the module docstring."""
 
     kind = ""
     criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    sharded = False  # under torchrun, val_batches yield this rank's block and `predict` gathers them
 
-    def prepare(self, model: nn.Module) -> nn.Module:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def prepare(self, model: nn.Module) -> nn.Module: ...
 
-    def set_train(self, model: nn.Module) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def set_train(self, model: nn.Module) -> None: ...
 
-    def num_batches(self) -> int:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def num_batches(self) -> int: ...
 
+    @abc.abstractmethod
     def global_batch_sizes(self) -> list[int]:
         """Under torchrun: the full size of each global batch of an epoch (each rank's loss weight)."""
-        raise NotImplementedError
 
-    def train_batches(self, generator: torch.Generator) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def train_batches(self, generator: torch.Generator) -> Iterable[tuple[torch.Tensor, torch.Tensor]]: ...
 
-    def val_batches(self) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-        raise NotImplementedError
-
-    def forward(self, model: nn.Module, x: torch.Tensor, training: bool) -> torch.Tensor:
-        raise NotImplementedError
-
+    @abc.abstractmethod
     def train_forward(self, trainable: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Logits of a training batch through `prepare`'s module (DistributedDataParallel under torchrun)."""
-        raise NotImplementedError
 
     def mix(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and loss targets for a training batch (mixup/cutmix where enabled)."""
@@ -313,7 +319,7 @@ class FinetuneRunner(Runner):
         return [*self.train_ds.failed, *self.val_ds.failed]
 
 
-class ImageEval(Runner):
+class ImageEval(Evaluator):
     """Validation only: a loader of (image tensor, label) through the full model (`edgetl eval`)."""
 
     kind = "images"
@@ -329,6 +335,7 @@ class ImageEval(Runner):
 
 
 __all__ = [
+    "Evaluator",
     "ImageEval",
     "RUNNERS",
     "FinetuneRunner",
