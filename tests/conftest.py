@@ -70,3 +70,19 @@ def make_image_folder(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+# A tiny, fast training setup shared by the train tests (32 px, test_efficientnet, no augmentation).
+TINY_TRAIN = dict(
+    model="test_efficientnet",
+    pretrained="none",
+    img_size=32,
+    lp_epochs=3,
+    lp_lr=0.05,
+    epochs=2,
+    lr=0.01,
+    warmup_epochs=0,
+    batch_size=8,
+    auto_augment="none",
+    drop_path=0.0,
+)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import COLORS, write_images
+from conftest import COLORS, TINY_TRAIN, write_images
 
 from edgetl.config import load_config
 from edgetl.models import load_classifier, read_checkpoint
@@ -19,20 +19,7 @@ from edgetl.train import TrainConfig, train
 from edgetl.train.loop import METRIC_COLUMNS
 from edgetl.train.progress import Reporter
 
-TINY = dict(
-    model="test_efficientnet",
-    pretrained="none",
-    img_size=32,
-    lp_epochs=3,
-    lp_lr=0.05,
-    epochs=2,
-    lr=0.01,
-    warmup_epochs=0,
-    batch_size=8,
-    auto_augment="none",
-    drop_path=0.0,
-    quiet=True,
-)
+TINY = {**TINY_TRAIN, "quiet": True}
 
 
 def tiny(data: Path, out: Path, **kw) -> TrainConfig:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import COLORS, write_images
+from conftest import COLORS, TINY_TRAIN, write_images
 from safetensors.torch import load_file
 
 from edgetl.errors import EdgetlError
@@ -40,25 +40,15 @@ WEIGHT_RTOL = 1e-4  # ||w2 - w1|| / ||w1|| over every floating-point tensor of b
 LOSS_RTOL = 1e-4
 TIMEOUT = 240  # seconds per torchrun launch; each takes about 10 s on 2 shared cores
 
-OPTS = dict(
-    model="test_efficientnet",
-    pretrained="none",
-    img_size=32,
-    mode="lp-ft",
-    lp_epochs=3,
-    lp_lr=0.05,
-    epochs=2,
-    lr=0.01,
-    warmup_epochs=0,
-    batch_size=8,
-    auto_augment="none",
-    hflip=0.0,
-    scale=(1.0, 1.0),
-    drop=0.0,
-    drop_path=0.0,
-    patience=0,
-    device="cpu",  # gloo, also where a GPU is visible
-)
+OPTS = {
+    **TINY_TRAIN,
+    "mode": "lp-ft",
+    "hflip": 0.0,
+    "scale": (1.0, 1.0),
+    "drop": 0.0,
+    "patience": 0,
+    "device": "cpu",  # gloo, also where a GPU is visible
+}
 RUN_FILES = {
     "config.yaml",
     "data.json",
