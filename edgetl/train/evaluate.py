@@ -181,17 +181,7 @@ def cross_validate(
         tr_t, te_t = torch.as_tensor(tr), torch.as_tensor(te)
         fold_feats = FeatureSet(x[tr_t], y[tr_t], x[te_t], y[te_t])
         runner = ProbeRunner(rctx, features=fold_feats)
-        ctx = FitContext(
-            model=model,
-            device=device,
-            seed=cfg.seed,
-            optimizer=cfg.optimizer,
-            weight_decay=cfg.weight_decay,
-            momentum=cfg.momentum,
-            clip_grad=cfg.clip_grad,
-            reporter=quiet,
-            total_epochs=epochs,
-        )
+        ctx = FitContext.for_run(cfg, model, device, quiet, total_epochs=epochs)
         run_stage(ctx, runner, stage, i, EarlyStopping(cfg.monitor, patience=0), first_global_epoch=1)
         scores, labels = predict(ctx, model, runner)
         m = classification_metrics(scores, labels, splits.classes)

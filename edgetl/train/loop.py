@@ -55,6 +55,29 @@ class FitContext:
     reporter: Reporter = field(default_factory=lambda: Reporter(quiet=True))
     total_epochs: int = 0  # for "epoch 3/24" lines
 
+    @classmethod
+    def for_run(
+        cls, cfg: Any, model: nn.Module, device: torch.device, reporter: Reporter, total_epochs: int
+    ) -> FitContext:
+        """The loop settings of a TrainConfig (training and cross-validation alike)."""
+        from edgetl.train.device import resolve_amp
+
+        return cls(
+            model=model,
+            device=device,
+            seed=cfg.seed,
+            optimizer=cfg.optimizer,
+            weight_decay=cfg.weight_decay,
+            momentum=cfg.momentum,
+            clip_grad=cfg.clip_grad,
+            ema=cfg.ema,
+            ema_decay=cfg.ema_decay,
+            amp=resolve_amp(cfg.amp, device),
+            channels_last=cfg.channels_last,
+            reporter=reporter,
+            total_epochs=total_epochs,
+        )
+
 
 @dataclass
 class StageState:

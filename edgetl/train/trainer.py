@@ -163,7 +163,7 @@ def _train(cfg: TrainConfig, reporter: Reporter | None) -> TrainResult:
 
     from edgetl.models import CheckpointMeta
     from edgetl.train import distributed
-    from edgetl.train.device import resolve_amp, resolve_workers
+    from edgetl.train.device import resolve_workers
     from edgetl.train.early_stopping import EarlyStopping
     from edgetl.train.feature_cache import FeatureCache
     from edgetl.train.loop import FitContext
@@ -191,21 +191,7 @@ def _train(cfg: TrainConfig, reporter: Reporter | None) -> TrainResult:
         model.to(memory_format=torch.channels_last)
     if device.type == "cpu" and cfg.amp not in ("none", "auto"):
         reporter.info(f"device cpu: --amp {cfg.amp} applies only on CUDA; training in float32")
-    ctx = FitContext(
-        model=model,
-        device=device,
-        seed=cfg.seed,
-        optimizer=cfg.optimizer,
-        weight_decay=cfg.weight_decay,
-        momentum=cfg.momentum,
-        clip_grad=cfg.clip_grad,
-        ema=cfg.ema,
-        ema_decay=cfg.ema_decay,
-        amp=resolve_amp(cfg.amp, device),
-        channels_last=cfg.channels_last,
-        reporter=reporter,
-        total_epochs=sum(s.epochs for s in stages),
-    )
+    ctx = FitContext.for_run(cfg, model, device, reporter, total_epochs=sum(s.epochs for s in stages))
     rctx = RunnerContext(
         cfg=cfg,
         splits=splits,
