@@ -370,6 +370,29 @@ def test_dataset_substitutes_a_file_that_broke_after_loading(make_image_folder):
     assert ds.failed[-1] == (s.train[-1][0], "no such file")
 
 
+def test_a_file_that_breaks_inside_a_dataloader_worker_is_reported_in_the_main_process(make_image_folder):
+    """Workers are other processes: without sharing, their record of a broken file was lost."""
+    import torch
+
+    from edgetl.train.runners import make_loader
+
+    root = make_image_folder(n_train=4, n_val=1)
+    s = load_splits(root)
+    ds = ImageDataset(s.train, build_transform(TINY, train=False))
+    broken = Path(s.train[2][0])
+    broken.write_bytes(b"garbage")
+    loader = make_loader(ds, 2, False, torch.Generator().manual_seed(0), num_workers=2)
+    seen = sum(len(y) for _, y in loader)
+    assert seen == len(s.train)  # the epoch went on, the broken file replaced by a neighbour
+    assert ds.failed == [(str(broken), "not an image file PIL can read")]
+    shared = ds._shared
+    del ds, loader
+    import gc
+
+    gc.collect()
+    assert shared is not None and not Path(shared).exists()  # the side file goes with the dataset
+
+
 def test_dataset_every_file_broken_is_a_data_error(make_image_folder):
     root = make_image_folder(n_train=2, n_val=1)
     s = load_splits(root)

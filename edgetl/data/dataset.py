@@ -5,12 +5,18 @@
 
 Files were decoded once by `load_splits`; if one breaks later (changed or deleted on disk),
 `__getitem__` records it in `self.failed` and returns the next readable sample instead, so a
-long run goes on and the failure is reported at the end.
+long run goes on and the failure is reported at the end. DataLoader workers are other
+processes: after `share_failures()` (called before the loader starts them) what they record is
+appended to a small file that `failed` reads back in the main process.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import tempfile
+import weakref
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -29,8 +35,46 @@ class ImageDataset(torch.utils.data.Dataset):
     def __init__(self, samples: Sequence[tuple[str | np.ndarray, int]], transform: Callable | None):
         self.samples = list(samples)
         self.transform = transform
-        self.failed: list[tuple[str, str]] = []  # (path, reason) of files that broke after loading
+        self._failed: list[tuple[str, str]] = []  # (path, reason) of files that broke after loading
         self._bad: set[int] = set()
+        self._shared: str | None = None  # file that DataLoader workers append their failures to
+        self._owner = os.getpid()
+
+    def share_failures(self) -> None:
+        """Make failures seen in DataLoader worker processes visible here; call before they start."""
+        if self._shared is None:
+            fd, path = tempfile.mkstemp(prefix="edgetl-failed-", suffix=".jsonl")
+            os.close(fd)
+            self._shared, self._owner = path, os.getpid()
+            weakref.finalize(self, _remove_if_owner, path, self._owner)
+
+    @property
+    def failed(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file that broke after loading, in this process or its workers."""
+        out = list(self._failed)
+        if self._shared is not None and os.getpid() == self._owner:
+            try:
+                with open(self._shared, encoding="utf-8") as f:
+                    lines = f.read().splitlines()
+            except OSError:
+                lines = []
+            for line in lines:
+                try:
+                    item = tuple(json.loads(line))
+                except ValueError:  # a line cut by a killed worker
+                    continue
+                if item not in out:
+                    out.append(item)
+        return out
+
+    def _record(self, path: str, reason: str) -> None:
+        self._failed.append((path, reason))
+        if self._shared is not None and os.getpid() != self._owner:
+            try:  # one short O_APPEND write per line: workers never interleave inside a line
+                with open(self._shared, "a", encoding="utf-8") as f:
+                    f.write(json.dumps([path, reason]) + "\n")
+            except OSError:
+                pass  # the warning below is still logged by the worker
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -62,7 +106,7 @@ class ImageDataset(torch.utils.data.Dataset):
                 reason = str(e)
                 reason = reason[len(path) + 2 :] if reason.startswith(f"{path}: ") else reason
                 self._bad.add(i)
-                self.failed.append((path, reason))
+                self._record(path, reason)
                 log.warning("skipping %s: %s (it was readable when the data was loaded)", path, reason)
                 continue
             x = self.transform(img) if self.transform is not None else img
@@ -70,6 +114,14 @@ class ImageDataset(torch.utils.data.Dataset):
         raise DataError(
             f"none of the {n} images can be read any more (first: {self.failed[0][0] if self.failed else '?'})"
         )
+
+
+def _remove_if_owner(path: str, owner: int) -> None:
+    if os.getpid() == owner:  # a forked worker exiting must not remove the main process's file
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 __all__ = ["ImageDataset"]

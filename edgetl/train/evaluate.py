@@ -82,7 +82,10 @@ def evaluate(
     model.to(dev)
     samples = splits.val if split == "val" else [*splits.train, *splits.val]
     ds = ImageDataset(samples, build_transform(meta.data_config, train=False))
-    loader = torch.utils.data.DataLoader(ds, batch_size=64, num_workers=resolve_workers(None, dev))
+    workers = resolve_workers(None, dev)
+    if workers:
+        ds.share_failures()
+    loader = torch.utils.data.DataLoader(ds, batch_size=64, num_workers=workers)
 
     ctx = FitContext(model=model, device=dev, seed=cfg.seed, reporter=reporter)
     scores, labels = predict(ctx, model, ImageEval(loader))

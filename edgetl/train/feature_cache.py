@@ -169,6 +169,8 @@ def get_features(
     out = {}
     for split in ("train", "val"):
         ds = ImageDataset(getattr(splits, split), transform)
+        if num_workers:
+            ds.share_failures()
         part = torch.utils.data.Subset(ds, distributed.block(len(ds))) if distributed.active() else ds
         loader = torch.utils.data.DataLoader(
             part, batch_size=batch_size, shuffle=False, num_workers=num_workers

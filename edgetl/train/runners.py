@@ -86,6 +86,8 @@ def make_loader(
     else:
         order = distributed.block(n) if distributed.active() else make_sampler(n, False, None)
         batch_sampler = torch.utils.data.BatchSampler(order, batch_size, drop_last)
+    if num_workers > 0 and hasattr(dataset, "share_failures"):
+        dataset.share_failures()  # files that break inside a worker are reported here too
     return torch.utils.data.DataLoader(
         dataset,
         batch_sampler=batch_sampler,
