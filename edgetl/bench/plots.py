@@ -49,13 +49,17 @@ def plot_latency_vs_accuracy(report: BenchReport, path: Path) -> bool:
         ax.set_xscale("log")
         ax.set_xlabel(f"p50 latency, ms per batch of {batch}, log scale (bars: per-round p50 range)")
         ax.set_ylabel("top-1 accuracy, %")
-        ax.set_title("Latency vs accuracy")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-        _save(fig, path)
+        _finish(fig, ax, "Latency vs accuracy", path)
     finally:
         plt.close(fig)
     return True
+
+
+def _finish(fig, ax, title: str, path: Path) -> None:
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    _save(fig, path)
 
 
 def plot_latency_by_batch(report: BenchReport, path: Path) -> bool:
@@ -74,10 +78,7 @@ def plot_latency_by_batch(report: BenchReport, path: Path) -> bool:
         ax.minorticks_off()
         ax.set_xlabel("batch size")
         ax.set_ylabel("p50 latency per image, ms")
-        ax.set_title("Latency by batch size")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-        _save(fig, path)
+        _finish(fig, ax, "Latency by batch size", path)
     finally:
         plt.close(fig)
     return True

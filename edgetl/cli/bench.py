@@ -12,18 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers like 1,8,32, got {text!r}"
-        ) from None
-
-
-def _str_list(text: str) -> list[str]:
-    return [x.strip() for x in text.split(",") if x.strip()]
+from edgetl.cli._args import comma_list, int_list
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -42,9 +31,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "'none' to skip (default: the run dir's best checkpoint)",
     )
     p.add_argument(
-        "--providers", type=_str_list, default=None, help="comma list of cpu, cuda, tensorrt (default cpu)"
+        "--providers", type=comma_list, default=None, help="comma list of cpu, cuda, tensorrt (default cpu)"
     )
-    p.add_argument("--batch", type=_int_list, default=None, help="comma list of batch sizes (default 1)")
+    p.add_argument("--batch", type=int_list, default=None, help="comma list of batch sizes (default 1)")
     p.add_argument(
         "--threads", type=int, default=None, help="intra-op threads for onnxruntime and torch (default 2)"
     )

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from edgetl.cli._args import comma_list
+
 
 def _max_drop(text: str) -> float | None:
     if text.strip().lower() in ("none", "off", "no"):
@@ -103,7 +105,7 @@ def _labels(text: str | None) -> list[str] | None:
     if path.is_file():
         names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
         return [n for n in names if n]
-    return [n.strip() for n in text.split(",") if n.strip()]
+    return comma_list(text)
 
 
 @contextlib.contextmanager
@@ -143,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         source=args.model or args.source,
         weights=args.weights,
         labels=_labels(args.labels),
-        precisions=[p.strip() for p in args.precisions.split(",") if p.strip()],
+        precisions=comma_list(args.precisions),
         target=args.target,
         opset=args.opset,
         dynamic_batch=not args.static_batch,

@@ -15,9 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
-
-def _steps(text: str) -> list[str]:
-    return [s.strip() for s in text.split(",") if s.strip()]
+from edgetl.cli._args import comma_list
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -52,7 +50,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--steps",
-        type=_steps,
+        type=comma_list,
         help="comma list of train,export,bench,report (default: all); without train, --out names an existing run",
     )
     p.add_argument(
