@@ -333,11 +333,7 @@ def _open_onnx(v: _Variant, prov: str, cfg: BenchConfig, rows: list[BenchRow], p
         )
         return None
     be = OrtBackend(clf, host_copies=cfg.cuda_host_copies)
-    cell = _Cell(variant=v, provider=prov, backend=be, pre=clf.preprocess)
-    cell.rows = _batch_rows(base, be, cfg, clf.load_seconds, rows)
-    cell.rss0 = rss0
-    _measure_rss(cell, proc)
-    return cell
+    return _new_cell(v, prov, be, clf.preprocess, base, cfg, clf.load_seconds, rows, rss0, proc)
 
 
 def _open_torch(
@@ -362,9 +358,24 @@ def _open_torch(
     ckpt = Path(v.path)
     ckpt_file = ckpt / "checkpoints" / "best.safetensors" if ckpt.is_dir() else ckpt
     base["size_mb"] = _file_mb(ckpt_file)
-    cell = _Cell(variant=v, provider=prov, backend=be, pre=be.preprocess)
-    cell.rows = _batch_rows(base, be, cfg, be.load_s, rows)
-    cell.rss0 = rss0
+    return _new_cell(v, prov, be, be.preprocess, base, cfg, be.load_s, rows, rss0, proc)
+
+
+def _new_cell(
+    v: _Variant,
+    prov: str,
+    be: Any,
+    pre: Preprocess,
+    base: dict,
+    cfg: BenchConfig,
+    load_s: float,
+    rows: list[BenchRow],
+    rss0: float,
+    proc: Any,
+) -> _Cell:
+    """An opened backend as a cell with one row per batch size and its memory measured."""
+    cell = _Cell(variant=v, provider=prov, backend=be, pre=pre, rss0=rss0)
+    cell.rows = _batch_rows(base, be, cfg, load_s, rows)
     _measure_rss(cell, proc)
     return cell
 
