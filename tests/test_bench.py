@@ -419,3 +419,30 @@ def test_a_variant_failing_at_run_time_is_a_failed_row_and_exit_1(run_dir, tmp_p
         == 1
     )
     assert "failed: RuntimeError: kernel exploded" in capsys.readouterr().err
+
+
+def test_native_only_times_each_export_on_the_providers_its_target_was_made_for(run_dir, tmp_path):
+    """`edgetl run` on a GPU machine timed the CPU INT8 file on CUDA (CPU fallback kernels) and warned
+    that INT8 was slower; with --native-only such pairs are skipped rows that say why."""
+    from _onnx_fixtures import metadata_for, stamp
+
+    from edgetl.bench.runner import foreign_pair
+
+    assert foreign_pair("fp32", "cpu-x86", "cuda") is None  # FP32 graphs run anywhere
+    assert foreign_pair("int8", "cpu-x86", "cpu") is None and foreign_pair("fp16", "cuda", "cuda") is None
+    assert "cpu-x86" in foreign_pair("int8", "cpu-x86", "cuda") and "cuda" in foreign_pair(
+        "fp16", "cuda", "cpu"
+    )
+    assert foreign_pair("int8", "tensorrt", "tensorrt") is None and foreign_pair("int8", "", "cuda") is None
+
+    fp32 = next((run_dir / "export").glob("*fp32*.onnx"))
+    fp16 = tmp_path / "m-fp16-cuda.onnx"
+    fp16.write_bytes(fp32.read_bytes())
+    stamp(fp16, metadata_for(["ant", "bee"], precision="fp16", target="cuda"))
+    common = dict(torch="none", threads=1, out=str(tmp_path / "b"), plots=False, **FAST)
+    rep = bench(BenchConfig(models=[str(run_dir), str(fp16)], native_only=True, **common))
+    row = next(r for r in rep.rows if r.variant == "m-fp16-cuda")
+    assert row.status.startswith("skipped: fp16 export for --target cuda") and row.batch is None
+    assert all(r.ok for r in rep.rows if r.variant != "m-fp16-cuda")
+    rep = bench(BenchConfig(models=[str(fp16)], **common))  # asked for explicitly: timed
+    assert [r.status for r in rep.rows] == ["ok"]

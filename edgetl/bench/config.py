@@ -43,6 +43,7 @@ class BenchConfig:
     out: str | None = None  # output folder (default RUN_DIR/bench, or ./bench-results)
     plots: bool = True
     cuda_host_copies: bool = False  # CUDA timing includes host<->device copies (default: device-resident I/O)
+    native_only: bool = False  # skip INT8/FP16 exports on a provider their --target was not made for
 
     def __post_init__(self) -> None:
         if isinstance(self.models, str):

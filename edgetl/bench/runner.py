@@ -332,8 +332,37 @@ def _open_onnx(v: _Variant, prov: str, cfg: BenchConfig, rows: list[BenchRow], p
             BenchRow(**base, batch=None, status=f"skipped: {clf.fallback}", providers_used=clf.providers)
         )
         return None
+    foreign = foreign_pair(md.precision, md.target, prov) if cfg.native_only else None
+    if foreign:
+        rows.append(BenchRow(**base, batch=None, status=f"skipped: {foreign}", providers_used=clf.providers))
+        return None
     be = OrtBackend(clf, host_copies=cfg.cuda_host_copies)
     return _new_cell(v, prov, be, clf.preprocess, base, cfg, clf.load_seconds, rows, rss0, proc)
+
+
+def foreign_pair(precision: str, target: str, provider: str) -> str | None:
+    """Why an export made for `target` is the wrong thing to time on `provider` (None: time it).
+
+    FP32 graphs run anywhere. INT8 and FP16 exports are made for their target's providers: an
+    INT8 QDQ file for a CPU target on CUDA falls back to CPU kernels (onnxruntime's CUDA provider
+    has none for QLinearConv/ConvInteger), and an FP16 file on the CPU provider is cast back to FP32.
+    """
+    from edgetl.errors import UnknownNameError
+    from edgetl.export.targets import TARGETS
+    from edgetl.runtime.providers import PROVIDERS
+
+    if precision == "fp32" or not target:
+        return None
+    try:
+        made_for = TARGETS.get(target).providers[0]  # the rest of a target's chain is only a fallback
+    except UnknownNameError:
+        return None
+    if PROVIDERS.get(provider).primary == made_for:
+        return None
+    return (
+        f"{precision} export for --target {target} ({made_for.removesuffix('ExecutionProvider')}), "
+        f"not meant for {provider} (--native-only)"
+    )
 
 
 def _open_torch(
@@ -703,4 +732,4 @@ def _notes(cells: list[_Cell], cfg: BenchConfig, ev: EvalSet | None) -> list[str
     return notes
 
 
-__all__ = ["bench", "compare", "resolve_inputs"]
+__all__ = ["bench", "compare", "foreign_pair", "resolve_inputs"]

@@ -73,13 +73,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="CUDA timing includes host<->GPU copies (default: device-resident inputs/outputs)",
     )
+    p.add_argument(
+        "--native-only",
+        action="store_true",
+        default=None,
+        help="skip INT8/FP16 exports on providers their --target was not made for "
+        "(INT8 for a CPU on cuda, FP16 on cpu); FP32 runs everywhere",
+    )
     p.add_argument("--json", action="store_true", help="print bench.json to stdout instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 
 
 FIELDS = ("torch", "providers", "batch", "threads", "data", "max_images", "warmup", "runs", "time_budget",
-          "repeat", "pool", "out", "plots", "cuda_host_copies")  # fmt: skip
+          "repeat", "pool", "out", "plots", "cuda_host_copies", "native_only")  # fmt: skip
 
 
 def build_config(args: argparse.Namespace):

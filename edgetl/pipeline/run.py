@@ -72,6 +72,7 @@ SWITCHES = {
     "softmax": ("--softmax", None),
     "plots": (None, "--no-plots"),
     "cuda_host_copies": ("--cuda-host-copies", None),
+    "native_only": ("--native-only", None),
 }
 NO_FLAG = {"int8_min_agreement"}  # ExportConfig options the export CLI does not expose
 
@@ -228,8 +229,9 @@ class _Pipeline:
         if self.plan is None:  # export not run in this call: bench what the run directory holds
             self.plan = plan_target(self.cfg.target, self.cfg.export.get("precisions"))
         providers = self.cfg.bench.get("providers") or self.plan.providers
-        bcfg = self.cfg.bench_config([str(self.run_dir)], providers=providers)
-        opts = {**self.cfg.bench, "providers": providers}
+        native = self.cfg.bench.get("native_only", True)  # each export on the providers it was made for
+        bcfg = self.cfg.bench_config([str(self.run_dir)], providers=providers, native_only=native)
+        opts = {**self.cfg.bench, "providers": providers, "native_only": native}
         s.command = f"edgetl bench {_q(self.run_dir)}" + _flag_args(opts)
         report = bench(bcfg, log=None if self.cfg.train.quiet else self.rep.info)
         self.result.bench = report
