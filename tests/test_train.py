@@ -232,3 +232,12 @@ def test_amp_auto_is_bf16_or_fp16_on_cuda_and_none_on_cpu() -> None:
         want = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         assert resolve_amp("auto", torch.device("cuda")) == want
         assert resolve_amp("fp16", torch.device("cuda")) == "fp16"
+
+
+def test_in_memory_data_gets_no_loader_workers_unless_asked() -> None:
+    """Built-in datasets hold decoded arrays: worker processes only add start-up time."""
+    from edgetl.train.device import resolve_workers
+
+    cpu = torch.device("cpu")
+    assert resolve_workers(None, cpu, decodes=False) == 0
+    assert resolve_workers(3, cpu, decodes=False) == 3  # an explicit --num-workers wins

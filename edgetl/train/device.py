@@ -24,10 +24,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cuda" if available else "cpu")
 
 
-def resolve_workers(requested: int | None, device: torch.device) -> int:
-    """0 (decode in the training process) on small CPU machines, where a worker would only steal a core."""
+def resolve_workers(requested: int | None, device: torch.device, decodes: bool = True) -> int:
+    """0 (decode in the training process) on small CPU machines, where a worker would only steal a core,
+    and for in-memory data (`decodes=False`, built-in datasets): there is nothing to decode, and on an
+    H100 machine (16 cores) a short `edgetl train --data digits` took 85 s with 8 workers, 59 s without."""
     if requested is not None:
         return requested
+    if not decodes:
+        return 0
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if cpus <= 2:
         return 0

@@ -197,7 +197,7 @@ def _train(cfg: TrainConfig, reporter: Reporter | None) -> TrainResult:
         splits=splits,
         data_config=c.info.data_config,
         device=device,
-        num_workers=resolve_workers(cfg.num_workers, device),
+        num_workers=resolve_workers(cfg.num_workers, device, decodes=splits.layout != "builtin"),
         reporter=reporter,
         feature_cache=FeatureCache(cfg.feature_cache_dir()),
     )
