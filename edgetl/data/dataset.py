@@ -12,6 +12,7 @@ appended to a small file that `failed` reads back in the main process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -118,10 +119,8 @@ class ImageDataset(torch.utils.data.Dataset):
 
 def _remove_if_owner(path: str, owner: int) -> None:
     if os.getpid() == owner:  # a forked worker exiting must not remove the main process's file
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(path)
-        except OSError:
-            pass
 
 
 __all__ = ["ImageDataset"]
