@@ -15,6 +15,7 @@ Issue 3 asks for >= 1.8x at batch 1 on 2 threads.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -30,12 +31,10 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "int8_speedup.json"
 
 
 def _cpu_name() -> str:
-    try:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine()
 
 

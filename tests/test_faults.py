@@ -15,6 +15,7 @@ file half written, then SIGKILL.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import json
@@ -167,10 +168,8 @@ class Child:
     def kill(self) -> bool:
         """SIGKILL it if it still runs; True when the kill (not a normal exit) ended it."""
         if self.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         return self.wait()["signal"] == signal.SIGKILL
 
     def text(self) -> str:
