@@ -33,8 +33,8 @@ from conftest import COLORS, TINY_TRAIN, write_images
 from safetensors.torch import load_file
 
 from edgetl.errors import EdgetlError
+from edgetl.progress import Reporter
 from edgetl.train import TrainConfig, train
-from edgetl.train.progress import Reporter
 
 WEIGHT_RTOL = 1e-4  # ||w2 - w1|| / ||w1|| over every floating-point tensor of best.safetensors
 LOSS_RTOL = 1e-4

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from edgetl.train.progress import Reporter, format_epoch
+from edgetl.progress import Reporter
+from edgetl.train.progress import format_epoch
 
 ROW = {
     "epoch": 3,
@@ -62,3 +63,27 @@ def test_disabled_reporter_is_silent() -> None:
     rep.warn("b")
     rep.result("c")
     assert err.getvalue() == out.getvalue() == ""
+
+
+def test_prefix_marks_progress_and_warnings_not_results() -> None:
+    """bench and export name themselves on stderr ("edgetl bench: ..."); stdout stays parseable."""
+    err, out = io.StringIO(), io.StringIO()
+    rep = Reporter(stream=err, result_stream=out, tty=False, prefix="edgetl bench: ", style="dim")
+    rep.info("loading model.onnx on CPUExecutionProvider [1/2]")
+    rep.warn("no GPU")
+    rep.result("written: bench.json")
+    assert err.getvalue().splitlines() == [
+        "edgetl bench: loading model.onnx on CPUExecutionProvider [1/2]",
+        "edgetl bench: warning: no GPU",
+    ]
+    assert out.getvalue() == "written: bench.json\n"
+
+
+def test_styled_lines_on_a_terminal_keep_their_text() -> None:
+    """A rich style on a TTY must not eat brackets in the message as markup."""
+    err = io.StringIO()
+    Reporter(stream=err, tty=True, prefix="edgetl bench: ", style="dim").info("scoring [int8] on CPU")
+    assert "edgetl bench: scoring [int8] on CPU" in err.getvalue()
+    quiet = io.StringIO()
+    Reporter(stream=quiet, tty=True, quiet=True, style="dim").info("hidden")
+    assert quiet.getvalue() == ""

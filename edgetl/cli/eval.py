@@ -50,8 +50,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgetl.progress import Reporter
     from edgetl.train import evaluate
-    from edgetl.train.progress import Reporter
 
     evaluate(
         args.run_dir,

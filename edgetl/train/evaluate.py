@@ -22,8 +22,8 @@ import numpy as np
 
 from edgetl.config import load_config
 from edgetl.errors import DataError, EdgetlError
+from edgetl.progress import Reporter
 from edgetl.train.config import TrainConfig
-from edgetl.train.progress import Reporter
 
 
 def _run_config(run_dir: Path) -> TrainConfig:

@@ -28,8 +28,8 @@ import torch
 
 from edgetl._io import atomic_write
 from edgetl.errors import EdgetlError
+from edgetl.progress import Reporter
 from edgetl.train import distributed
-from edgetl.train.progress import Reporter
 
 
 @dataclass

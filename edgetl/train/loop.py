@@ -28,10 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgetl.errors import EdgetlError
+from edgetl.progress import Reporter
 from edgetl.train import distributed
 from edgetl.train.early_stopping import EarlyStopping
 from edgetl.train.modes import Stage
-from edgetl.train.progress import Reporter, format_epoch
+from edgetl.train.progress import format_epoch
 from edgetl.train.runners import Evaluator, Runner
 
 METRIC_COLUMNS = ["epoch", "stage", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "best"]

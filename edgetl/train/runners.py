@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgetl.progress import Reporter
 from edgetl.registry import Registry
 from edgetl.train import distributed
-from edgetl.train.progress import Reporter
 
 
 @dataclass

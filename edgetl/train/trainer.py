@@ -27,8 +27,8 @@ from typing import Any
 
 from edgetl.config import ConfigError, dump_yaml, load_config
 from edgetl.errors import DataError, EdgetlError
+from edgetl.progress import Reporter
 from edgetl.train.config import TrainConfig, flag_names
-from edgetl.train.progress import Reporter
 
 # Options that may change on --resume: they do not change what is computed.
 RESUME_MAY_CHANGE = ("resume", "quiet", "cache_dir", "out")
