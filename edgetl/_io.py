@@ -7,8 +7,10 @@ then renamed over the final name (atomic on POSIX and Windows).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,9 +43,37 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise EdgetlError(
             f"cannot write {path}: {e.strerror or e}; the previous file (if any) is intact"
         ) from None
+    except Exception as e:
+        reason = io_failure(e, tmp_path)  # checked before the temp file goes and frees its space
+        tmp_path.unlink(missing_ok=True)
+        if reason is None:
+            raise
+        raise EdgetlError(f"cannot write {path}: {reason}; the previous file (if any) is intact") from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")  # how Rust writers (safetensors) report an errno
+FULL_DISK_BYTES = 1 << 20  # less free than this after a failed write: the disk filled up
+
+
+def io_failure(exc: BaseException, tmp: Path) -> str | None:
+    """The I/O reason behind a writer's non-OSError failure, or None when it is not an I/O failure.
+
+    safetensors raises `SafetensorError("... (os error 28)")` and torch.save a bare RuntimeError
+    ("unexpected pos ...") when the disk fills; both must become one line, not a traceback.
+    """
+    m = _OS_ERROR.search(str(exc))
+    if m:
+        return os.strerror(int(m.group(1)))
+    try:
+        st = os.statvfs(tmp.parent)
+    except OSError:
+        return None
+    if st.f_bavail * st.f_frsize < FULL_DISK_BYTES:
+        return os.strerror(errno.ENOSPC)
+    return None
 
 
 STALE_TEMP_S = 3600.0  # no live write keeps a temp file this long; older ones belong to a killed process
