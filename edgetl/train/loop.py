@@ -257,6 +257,35 @@ class EpochEnd:
     )
 
 
+def _build_ema(ctx: FitContext, model: nn.Module) -> Any:
+    """timm's weight EMA (with warm-up) when the run asks for it, else None."""
+    if not ctx.ema:
+        return None
+    from timm.utils import ModelEmaV3
+
+    return ModelEmaV3(model, decay=ctx.ema_decay, use_warmup=True)
+
+
+def _start_state(
+    resume: StageState | None,
+    optimizer: torch.optim.Optimizer,
+    ema: Any,
+    scheduler: Any,
+    stopper: EarlyStopping,
+) -> StageState:
+    """A fresh stage (early stopping re-armed), or the optimizer/EMA/schedule of a resumed one."""
+    if resume is None:
+        stopper.start_stage()
+        scheduler.step_update(0)
+        return StageState()
+    if resume.optimizer is not None:
+        optimizer.load_state_dict(resume.optimizer)
+    if ema is not None and resume.ema is not None:
+        ema.module.load_state_dict(resume.ema)
+    scheduler.step_update(resume.updates)
+    return resume
+
+
 def run_stage(
     ctx: FitContext,
     runner: Runner,
@@ -274,22 +303,9 @@ def run_stage(
     trainable = distributed.wrap(target, ctx.device)  # DistributedDataParallel under torchrun
     n_batches = runner.num_batches()
     scheduler = build_scheduler(optimizer, stage, n_batches)
-    ema = None
-    if ctx.ema:
-        from timm.utils import ModelEmaV3
-
-        ema = ModelEmaV3(model, decay=ctx.ema_decay, use_warmup=True)
+    ema = _build_ema(ctx, model)
     scaler = torch.amp.GradScaler("cuda") if ctx.device.type == "cuda" and ctx.amp == "fp16" else None
-    state = resume or StageState()
-    if resume is not None:
-        if resume.optimizer is not None:
-            optimizer.load_state_dict(resume.optimizer)
-        if ema is not None and resume.ema is not None:
-            ema.module.load_state_dict(resume.ema)
-        scheduler.step_update(resume.updates)
-    else:
-        stopper.start_stage()
-        scheduler.step_update(0)
+    state = _start_state(resume, optimizer, ema, scheduler, stopper)
 
     for epoch in range(state.epochs_done, stage.epochs):
         global_epoch = first_global_epoch + epoch
