@@ -1,0 +1,74 @@
+"""The run folder: its layout (every file name in one place) and one typed reader per file.
+
+    from edgetl import runfolder as rf
+    run = rf.RunFolder("runs/ants")
+    cfg = rf.read_train_config(run)          # config.yaml  -> TrainConfig
+    data = rf.read_data_summary(run)         # data.json    -> DataSummary
+    rep = rf.read_export_report(run)         # export/export_report.json -> ExportReport
+    bench = rf.maybe(rf.read_bench_report, run)   # bench/bench.json -> BenchReport, None if not run
+    run.bench_json, run.export_dir, run.best  # paths (the writers use the same names)
+
+`edgetl train` writes config.yaml, data.json, metrics.csv, curves.png, checkpoints/ and eval/;
+`edgetl export` export/; `edgetl bench` bench/; `edgetl run` run.yaml, pipeline.json and the
+report. Readers take a run directory (str, Path or RunFolder) and return typed data; a file that
+is absent raises `MissingRunFile`, one that cannot be parsed `RunFileError`: both one line that
+names the file. The readers of the export and bench reports build the writers' own dataclasses,
+so each schema is defined once. No torch here: the bench/runtime side imports this module too.
+"""
+
+from edgetl.runfolder.layout import (
+    BENCH,
+    BENCH_JSON,
+    BEST,
+    CHECKPOINTS,
+    CONFIG,
+    CONFUSION,
+    CURVES,
+    DATA,
+    EVAL,
+    EVAL_JSON,
+    EXPORT,
+    EXPORT_REPORT,
+    LAST,
+    METRICS,
+    PIPELINE,
+    REPORT_HTML,
+    REPORT_MD,
+    RUN_YAML,
+    TRAIN_STATE,
+    MissingRunFile,
+    RunFileError,
+    RunFolder,
+    RunLike,
+    maybe,
+)
+from edgetl.runfolder.reports import (
+    PipelineRecord,
+    StepRecord,
+    read_bench_report,
+    read_export_report,
+    read_pipeline,
+)
+from edgetl.runfolder.train import (
+    ClassMetrics,
+    DataSummary,
+    EpochMetrics,
+    EvalSummary,
+    Metrics,
+    SkippedFile,
+    read_checkpoint_meta,
+    read_data_summary,
+    read_eval,
+    read_metrics,
+    read_train_config,
+)
+
+__all__ = [
+    "BENCH", "BENCH_JSON", "BEST", "CHECKPOINTS", "CONFIG", "CONFUSION", "CURVES", "DATA", "EVAL",
+    "EVAL_JSON", "EXPORT", "EXPORT_REPORT", "LAST", "METRICS", "PIPELINE", "REPORT_HTML", "REPORT_MD",
+    "RUN_YAML", "TRAIN_STATE", "ClassMetrics", "DataSummary", "EpochMetrics", "EvalSummary",
+    "Metrics", "MissingRunFile", "PipelineRecord", "RunFileError", "RunFolder", "RunLike",
+    "SkippedFile", "StepRecord", "maybe", "read_bench_report", "read_checkpoint_meta",
+    "read_data_summary", "read_eval", "read_export_report", "read_metrics", "read_pipeline",
+    "read_train_config",
+]  # fmt: skip

@@ -1,0 +1,88 @@
+"""Readers of export/export_report.json, bench/bench.json and pipeline.json."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgetl.runfolder.layout import BENCH_JSON, RunFolder, RunLike, _json, _known, _typed
+
+if TYPE_CHECKING:
+    from edgetl.bench.results import BenchReport
+    from edgetl.export.report import ExportReport
+
+
+def read_export_report(run: RunLike) -> ExportReport:
+    """export/export_report.json as the `ExportReport` `edgetl export` wrote it from."""
+    from edgetl.export.report import ExportReport, VariantReport
+
+    path = RunFolder(run).export_report
+    d = _json(path)
+
+    def build() -> ExportReport:
+        variants = [VariantReport(**_known(VariantReport, v)) for v in d.get("variants") or []]
+        rest = _known(ExportReport, d)
+        if "input_size" in rest:
+            rest["input_size"] = tuple(rest["input_size"])
+        return ExportReport(**{**rest, "variants": variants})
+
+    return _typed(path, build)
+
+
+def read_bench_report(run: RunLike) -> BenchReport:
+    """bench/bench.json (or a bench.json path / a folder holding one) as the `BenchReport`."""
+    from edgetl.bench.results import BenchReport
+
+    p = run.bench_json if isinstance(run, RunFolder) else Path(run)
+    if p.is_dir():
+        p = p / BENCH_JSON if (p / BENCH_JSON).is_file() else RunFolder(p).bench_json
+    d = _json(p)
+    return _typed(p, lambda: BenchReport.from_dict(d))
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step: str
+    status: str = "pending"  # ok | failed | skipped | pending
+    seconds: float | None = None
+    command: str = ""  # the command that redoes this step alone
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PipelineRecord:
+    """pipeline.json: what `edgetl run` did on this folder (written by `edgetl.pipeline`)."""
+
+    command: str | None = None
+    rerun_all: str | None = None
+    steps: tuple[StepRecord, ...] = ()
+    target: str | None = None
+    target_reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    total_seconds: float | None = None
+    call_seconds: float | None = None
+    environment: dict[str, Any] | None = None
+
+    def step(self, name: str) -> StepRecord | None:
+        return next((s for s in self.steps if s.step == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def read_pipeline(run: RunLike) -> PipelineRecord:
+    path = RunFolder(run).pipeline
+    d = _json(path)
+
+    def build() -> PipelineRecord:
+        steps = tuple(
+            StepRecord(**_known(StepRecord, s)) for s in d.get("steps") or [] if isinstance(s, dict)
+        )
+        rest = _known(PipelineRecord, d)
+        for k in ("target_reasons", "notes"):
+            rest[k] = tuple(str(x) for x in rest.get(k) or ())
+        return PipelineRecord(**{**rest, "steps": steps})
+
+    return _typed(path, build)
