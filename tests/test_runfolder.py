@@ -23,7 +23,9 @@ def test_readers_return_typed_data_of_a_complete_run(run: Path):
     cfg = rf.read_train_config(run)
     assert cfg.model == "test_efficientnet" and cfg.epochs == 2 and cfg.mode == "lp-ft"
     data = rf.read_data_summary(run)
-    assert data.num_train == 33 and data.skipped_count == 1 and data.skipped[0].reason == "cannot identify image"
+    assert (
+        data.num_train == 33 and data.skipped_count == 1 and data.skipped[0].reason == "cannot identify image"
+    )
     assert data.counts["val"]["bee & wasp"] == 4 and len(data.classes) == 3
     metrics = rf.read_metrics(run)
     assert metrics.columns[:2] == ("epoch", "stage") and len(metrics.rows) == 4
