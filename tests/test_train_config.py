@@ -104,3 +104,21 @@ def test_cli_resume_rejects_other_options(capsys: pytest.CaptureFixture) -> None
     err = capsys.readouterr().err
     assert "--resume takes the options from the run's config.yaml; drop --lr" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_and_library_agree_on_what_may_accompany_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """One list: --out with --resume is refused by the CLI and by train() alike; --quiet is fine."""
+    from edgetl.cli import main
+    from edgetl.train.trainer import resume_config
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(dump_yaml(TrainConfig(data="d", out=str(run), lr=2e-4)))
+    assert main(["train", "--resume", str(run), "--out", str(tmp_path / "other")]) == 2
+    assert "drop --out" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="--out .* differs from the run's"):
+        resume_config(TrainConfig(resume=str(run), out=str(tmp_path / "other")))
+    cfg = resume_config(TrainConfig(resume=str(run), quiet=True, cache_dir=str(tmp_path / "cache")))
+    assert (cfg.lr, cfg.quiet, cfg.out, cfg.cache_dir) == (2e-4, True, str(run), str(tmp_path / "cache"))

@@ -17,9 +17,6 @@ import argparse
 import dataclasses
 import typing
 
-# Flags that may accompany --resume: they do not change what the run computes.
-RESUME_FLAGS = ("resume", "quiet", "cache_dir")
-
 
 def _argument(
     parser: argparse.ArgumentParser, name: str, tp: typing.Any, help_text: str, nargs: int | None
@@ -70,10 +67,11 @@ def option_names() -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from edgetl.config import ConfigError, load_config
     from edgetl.train import TrainConfig
+    from edgetl.train.trainer import RESUME_MAY_CHANGE
 
     given = {n: getattr(args, n) for n in option_names() if getattr(args, n, None) is not None}
     if args.resume:
-        extra = sorted(n for n in given if n not in RESUME_FLAGS)
+        extra = sorted(n for n in given if n not in RESUME_MAY_CHANGE)
         if extra or args.config:
             shown = ", ".join("--" + n.replace("_", "-") for n in extra) or "--config"
             raise ConfigError(

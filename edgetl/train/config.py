@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from edgetl.config import ConfigError
+from edgetl.train.modes import MODES
 
 
 def _opt(default: Any, help: str, **meta: Any) -> Any:  # noqa: A002 - mirrors argparse's name
@@ -176,8 +177,6 @@ def _check(cfg: TrainConfig) -> None:
     def need(ok: bool, name: str, rule: str) -> None:
         if not ok:
             raise ConfigError(f"{_flag(name)} must be {rule} (got {getattr(cfg, name)!r})")
-
-    from edgetl.train.modes import MODES
 
     MODES.get(cfg.mode)  # UnknownNameError with suggestions
     need(bool(cfg.model and cfg.model.strip()), "model", "a timm model name")

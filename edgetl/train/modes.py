@@ -5,19 +5,17 @@
 A stage says *what* trains (the head on cached features, or every layer on augmented images)
 and with which epochs and schedule; `edgetl.train.runners` says *how* batches are made for a
 kind, and `edgetl.train.loop` is the only loop. A new mode is one registered function.
-No torch import here (the config validates `--mode` against this registry).
+No torch import, and no import of the config: a mode reads only the `StageOptions` fields, and
+`TrainConfig` (which has them all) validates `--mode` against this registry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from edgetl.registry import Registry
-
-if TYPE_CHECKING:
-    from edgetl.train.config import TrainConfig
 
 StageKind = Literal["probe", "finetune"]
 
@@ -35,14 +33,26 @@ class Stage:
     min_lr: float = 0.0
 
 
-MODES: Registry[Callable[[TrainConfig], list[Stage]]] = Registry("training mode (--mode)")
+class StageOptions(Protocol):
+    """What a mode reads from the run's options (`TrainConfig` has every one of them)."""
+
+    lp_epochs: int
+    lp_lr: float
+    epochs: int
+    lr: float
+    warmup_epochs: int
+    layer_decay: float
+    min_lr: float
 
 
-def probe_stage(cfg: TrainConfig) -> Stage:
+MODES: Registry[Callable[[StageOptions], list[Stage]]] = Registry("training mode (--mode)")
+
+
+def probe_stage(cfg: StageOptions) -> Stage:
     return Stage("probe", "probe", epochs=cfg.lp_epochs, lr=cfg.lp_lr, min_lr=min(cfg.min_lr, cfg.lp_lr))
 
 
-def finetune_stage(cfg: TrainConfig) -> Stage:
+def finetune_stage(cfg: StageOptions) -> Stage:
     return Stage(
         "finetune",
         "finetune",
@@ -55,19 +65,19 @@ def finetune_stage(cfg: TrainConfig) -> Stage:
 
 
 @MODES.register("linear-probe")
-def linear_probe(cfg: TrainConfig) -> list[Stage]:
+def linear_probe(cfg: StageOptions) -> list[Stage]:
     """Frozen backbone: train only a linear head on features computed once and cached."""
     return [probe_stage(cfg)]
 
 
 @MODES.register("finetune")
-def finetune(cfg: TrainConfig) -> list[Stage]:
+def finetune(cfg: StageOptions) -> list[Stage]:
     """Every layer trains from the start, with the model's fresh head."""
     return [finetune_stage(cfg)]
 
 
 @MODES.register("lp-ft")
-def lp_ft(cfg: TrainConfig) -> list[Stage]:
+def lp_ft(cfg: StageOptions) -> list[Stage]:
     """Probe first, then fine-tune from the probed head (Kumar et al. 2022, "LP-FT").
 
     A fine-tune that starts from a random head sends large gradients into the pretrained
@@ -77,4 +87,4 @@ def lp_ft(cfg: TrainConfig) -> list[Stage]:
     return [probe_stage(cfg), finetune_stage(cfg)]
 
 
-__all__ = ["MODES", "Stage", "StageKind", "finetune_stage", "probe_stage"]
+__all__ = ["MODES", "Stage", "StageKind", "StageOptions", "finetune_stage", "probe_stage"]

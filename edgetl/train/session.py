@@ -14,15 +14,25 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgetl.errors import EdgetlError
+from edgetl.train.result import TrainResult
+
+if TYPE_CHECKING:
+    from edgetl.data import DataSplits
+    from edgetl.models import CheckpointMeta
+    from edgetl.train.early_stopping import EarlyStopping
+    from edgetl.train.loop import EpochEnd, FitContext, StageState
+    from edgetl.train.modes import Stage
+    from edgetl.train.rundir import RunDir
+    from edgetl.train.runners import Runner, RunnerContext
 
 
 class RunSession:
     """The mutable side of one run: rows, best weights, early stopping, and the files after each epoch."""
 
-    def __init__(self, run: Any, ctx: Any, meta: Any, stopper: Any):
+    def __init__(self, run: RunDir, ctx: FitContext, meta: CheckpointMeta, stopper: EarlyStopping):
         from edgetl.train.feature_cache import backbone_hash
 
         self.run, self.ctx, self.meta, self.stopper = run, ctx, meta, stopper
@@ -48,7 +58,8 @@ class RunSession:
     def _full(self, delta: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if delta is None else {**self.reference, **delta}
 
-    def restore(self, state: dict[str, Any]) -> tuple[int, Any]:
+    def restore(self, state: dict[str, Any]) -> tuple[int, StageState | None]:
+        """Load a saved train state -> (stage to run next, how far into it; None = from its start)."""
         from edgetl.train.loop import StageState
 
         if state.get("reference_hash") != self.reference_hash:
@@ -66,13 +77,16 @@ class RunSession:
         stage["ema"] = self._full(stage.get("ema"))
         return int(state["stage_index"]), StageState(**stage)
 
-    def _meta(self, row: dict[str, Any]) -> Any:
+    def _meta(self, row: dict[str, Any]) -> CheckpointMeta:
         keys = ("train_loss", "train_acc", "val_loss", "val_acc")
         return dataclasses.replace(
             self.meta, epoch=int(row["epoch"]), metrics={k: float(row[k]) for k in keys}
         )
 
-    def run_stage(self, rctx: Any, stages: list, si: int, resume: Any) -> Any:
+    def run_stage(
+        self, rctx: RunnerContext, stages: list[Stage], si: int, resume: StageState | None
+    ) -> Runner:
+        """Train stage `si` (from `resume`), writing checkpoints, metrics and the train state after each epoch."""
         from edgetl.models import save_checkpoint
         from edgetl.train.loop import METRIC_COLUMNS, run_stage
         from edgetl.train.runners import RUNNERS
@@ -83,7 +97,7 @@ class RunSession:
         runner = RUNNERS.get(stage.kind)(rctx)
         first_epoch = len(self.rows) - (resume.epochs_done if resume else 0) + 1
 
-        def on_epoch(end: Any) -> None:
+        def on_epoch(end: EpochEnd) -> None:
             row = end.row
             if end.improved:
                 self.best_state = {
@@ -121,12 +135,18 @@ class RunSession:
         run_stage(self.ctx, runner, stage, si, self.stopper, first_epoch, resume, on_epoch)
         return runner
 
-    def finish(self, rctx: Any, stages: list, runner: Any, splits: Any, started: float) -> Any:
+    def finish(
+        self,
+        rctx: RunnerContext,
+        stages: list[Stage],
+        runner: Runner | None,
+        splits: DataSplits,
+        started: float,
+    ) -> TrainResult:
         """Restore the best weights, evaluate them on val into eval/, remove the train state -> TrainResult."""
         from edgetl.metrics import classification_metrics, format_metrics, plot_confusion
         from edgetl.train.loop import METRIC_COLUMNS, predict
         from edgetl.train.runners import RUNNERS
-        from edgetl.train.trainer import TrainResult
 
         run, model, rep = self.run, self.ctx.model, self.ctx.reporter
         if self.best_state is None:

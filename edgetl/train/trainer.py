@@ -21,30 +21,28 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgetl.config import ConfigError, dump_yaml, load_config
 from edgetl.errors import DataError, EdgetlError
 from edgetl.progress import Reporter
 from edgetl.train.config import TrainConfig, flag_names
+from edgetl.train.result import TrainResult
 
-# Options that may change on --resume: they do not change what is computed.
-RESUME_MAY_CHANGE = ("resume", "quiet", "cache_dir", "out")
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
+    from edgetl.data import DataSplits
+    from edgetl.models import ModelInfo
+    from edgetl.train.modes import Stage
+    from edgetl.train.rundir import RunDir
 
-@dataclass
-class TrainResult:
-    run_dir: Path
-    best_epoch: int
-    best_stage: str
-    best_metrics: dict[str, float]  # the metrics.csv row of the best epoch
-    stopped_early: bool
-    epochs_run: int
-    eval: dict[str, Any] = field(default_factory=dict)  # classification metrics of the best weights on val
-    classes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+# The options that may accompany --resume (the CLI's and the library's one list): they do not change
+# what is computed. `out` is not one: the resumed folder is the run folder.
+RESUME_MAY_CHANGE = ("resume", "quiet", "cache_dir")
 
 
 def resume_config(cfg: TrainConfig) -> TrainConfig:
@@ -101,12 +99,12 @@ class _Checked:
     """Everything `train` needs, built and validated before any file is written."""
 
     cfg: TrainConfig
-    run: Any  # RunDir
-    device: Any
-    splits: Any
-    stages: list
-    model: Any
-    info: Any  # ModelInfo
+    run: RunDir
+    device: torch.device
+    splits: DataSplits
+    stages: list[Stage]
+    model: nn.Module
+    info: ModelInfo
 
 
 def _check_inputs(cfg: TrainConfig, reporter: Reporter) -> _Checked:
@@ -145,6 +143,10 @@ def _check_inputs(cfg: TrainConfig, reporter: Reporter) -> _Checked:
         drop_path_rate=cfg.drop_path,
         img_size=cfg.img_size,
     )
+    for note in info.notes:  # an option this model does not take is dropped, said, and recorded as 0
+        reporter.info(note)
+    if "drop_path_rate" in info.dropped:
+        cfg = dataclasses.replace(cfg, drop_path=0.0)
     if finetunes:
         build_transform(info.data_config, train=True, aug=cfg.augment())  # a bad --auto-augment fails now
     return _Checked(cfg, run, device, splits, stages, model, info)
@@ -234,14 +236,14 @@ def _train(cfg: TrainConfig, reporter: Reporter | None) -> TrainResult:
         raise
 
 
-def _resume_state(run: Any, splits: Any) -> dict[str, Any]:
+def _resume_state(run: RunDir, splits: DataSplits) -> dict[str, Any]:
     state = run.load_state()
     _check_same_data(run, splits)
     run.clean_temp()
     return state
 
 
-def _check_same_data(run: Any, splits: Any) -> None:
+def _check_same_data(run: RunDir, splits: DataSplits) -> None:
     import json
 
     try:
