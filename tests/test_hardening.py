@@ -77,7 +77,9 @@ def test_full_disk_in_safetensors_writer_is_one_line_and_keeps_the_previous_chec
         model.classifier.bias += 1
     with pytest.raises(EdgetlError) as e:
         save_checkpoint(path, model, CheckpointMeta("test_efficientnet", LABELS, info.data_config, epoch=2))
-    assert str(e.value) == f"cannot write {path}: No space left on device; the previous file (if any) is intact"
+    assert (
+        str(e.value) == f"cannot write {path}: No space left on device; the previous file (if any) is intact"
+    )
     assert path.read_bytes() == before and read_checkpoint(path)[1].epoch == 1
     assert temps(small_disk) == []
 
@@ -108,3 +110,104 @@ def test_train_onto_a_full_disk_is_one_line_naming_the_checkpoint(small_disk, tm
     line = one_line_error(capfd, argv)
     assert "No space left on device" in line and ".safetensors" in line, line
     assert temps(small_disk) == []
+
+
+# ----------------------------------------- 2, 4 and issue 13: file names, splits, the kit's folders
+
+BAD = os.fsdecode(b"caf\xe9")  # Latin-1 bytes: not valid UTF-8, so Python spells them with surrogates
+
+
+def strict_json(data: bytes):
+    import json
+
+    doc = json.loads(data.decode("utf-8"))  # strict: invalid UTF-8 raises
+    json.dumps(doc, ensure_ascii=False).encode("utf-8")  # and no lone surrogate hides inside
+    return doc
+
+
+@pytest.fixture
+def odd_names(tmp_path) -> Path:
+    """A flat folder: ant/, bee/ (one image named in Latin-1), and a class folder named in Latin-1."""
+    root = tmp_path / "flat"
+    for i, cls in enumerate(LABELS):
+        write_images(root / cls, COLORS[i], 8, size=(32, 32), seed=i)
+    os.rename(root / "bee" / "img_000.png", root / "bee" / f"{BAD}.png")
+    write_images(root / f"{BAD}-class", COLORS[2], 4, size=(32, 32), seed=9)
+    return root
+
+
+def test_names_that_are_not_utf8_work_as_files_and_are_reported_as_classes(odd_names) -> None:
+    from edgetl.data import load_splits
+
+    s = load_splits(odd_names, val_split=0.25)
+    assert s.classes == LABELS
+    files = [Path(p).name for p, _ in s.train + s.val]
+    assert f"{BAD}.png" in files and len(files) == 16  # the odd file name is used, not dropped
+    ((path, why),) = s.skipped
+    assert path.endswith("caf\\xe9-class") and "not valid UTF-8" in why
+    strict_json(__import__("json").dumps(s.summary()).encode())
+
+
+def test_train_and_predict_json_stay_valid_utf8_with_odd_names(odd_names, tmp_path, capfd) -> None:
+    """A run folder inside the data folder (--out DATA/run) is never read as a class afterwards."""
+    from _onnx_fixtures import export_tiny
+
+    from edgetl.data import load_splits
+
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in {**TINY_TRAIN, "lp_epochs": 1, "epochs": 1}.items()]
+    run = odd_names / "myrun"
+    argv = ["train", "--data", str(odd_names), "--val-split", "0.25", "--out", str(run), "--quiet",
+            "--cache-dir", str(tmp_path / "c"), "--num-workers", "0", *flags]  # fmt: skip
+    assert main(argv) == 0, capfd.readouterr().err
+    strict_json((run / "data.json").read_bytes())
+    assert load_splits(odd_names, val_split=0.25).classes == LABELS  # myrun/ is the kit's, not a class
+
+    model = export_tiny(tmp_path / "m.onnx", LABELS)
+    capfd.readouterr()
+    assert main(["predict", str(model), str(odd_names), "--json"]) == 0
+    doc = strict_json(capfd.readouterr().out.encode("utf-8", "surrogateescape"))
+    paths = [p["path"] for p in doc["predictions"]]
+    assert any(p.endswith("caf\\xe9.png") for p in paths)
+    assert not any("myrun" in p for p in paths)  # curves.png etc. of the run folder are not images to predict
+    assert main(["predict", str(model), str(odd_names / "bee")]) == 0  # text output: no UnicodeEncodeError
+
+
+def test_training_bench_and_predict_walk_one_folder_the_same_way(tmp_path) -> None:
+    """Nested folders, hidden entries, a symlink loop, a kit folder: one walker gives one file set."""
+    from edgetl.bench.data import IMG_EXTENSIONS as BENCH_EXTENSIONS
+    from edgetl.bench.data import find_images, folder_eval_set
+    from edgetl.data import IMG_EXTENSIONS as DATA_EXTENSIONS
+    from edgetl.data import load_splits
+    from edgetl.runtime.files import IMG_EXTENSIONS
+
+    root = tmp_path / "val"
+    for i, cls in enumerate(LABELS):
+        write_images(root / cls, COLORS[i], 3, size=(32, 32), seed=i)
+        write_images(root / cls / "deeper", COLORS[i], 2, size=(32, 32), seed=20 + i, ext=".JPG")
+        write_images(root / cls / ".hidden", COLORS[i], 1, size=(32, 32), seed=30 + i)
+        (root / cls / "loop").symlink_to(root / cls)
+    run = root / "ant" / "old-run"
+    write_images(run / "eval", COLORS[3], 1, size=(32, 32))
+    (run / "config.yaml").write_text("seed: 0\n")
+    (run / "checkpoints").mkdir()
+    shutil.copytree(run, root / "kit-run")  # a run folder next to the classes: not a class either
+    splits = load_splits(tmp_path / "val", val_split=0.4)
+    trained = sorted(p for p, _ in splits.train + splits.val)
+    bench = sorted(str(t.path) for t in find_images([root])[0])
+    assert trained == bench and len(trained) == 10
+    assert sorted(folder_eval_set(root, LABELS).items) == trained
+    assert IMG_EXTENSIONS is DATA_EXTENSIONS is BENCH_EXTENSIONS
+
+
+def test_val_split_leaves_every_class_an_image_on_each_side(tmp_path) -> None:
+    from edgetl.data import load_splits
+
+    root = tmp_path / "flat"
+    for i, (cls, n) in enumerate([("ant", 10), ("bee", 10), ("cat", 2)]):
+        write_images(root / cls, COLORS[i], n, size=(16, 16), seed=i)
+    s = load_splits(root, val_split=0.25)
+    assert min(s.counts("train").values()) >= 1 and min(s.counts("val").values()) >= 1, s.counts("val")
+    assert len(s.train) + len(s.val) == 22 and len(s.val) == 6  # sklearn's sizes are kept
+    (root / "cat" / "img_001.png").unlink()
+    with pytest.raises(EdgetlError, match=r"at least 2 images per class .*class 'cat' has 1"):
+        load_splits(root, val_split=0.25)

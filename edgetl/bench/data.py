@@ -19,31 +19,12 @@ from typing import Any
 import numpy as np
 
 from edgetl.errors import DataError
-
-# Same as edgetl.data.IMG_EXTENSIONS (torchvision's ImageFolder list + GIF); kept here so this
-# module, used by the torch-free predict CLI, imports nothing from the training side.
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
-
-
-def _hidden(name: str) -> bool:
-    return name.startswith(".") or name == "__MACOSX"
+from edgetl.runtime.files import IMG_EXTENSIONS, class_folders, extensions_text, image_files
 
 
 def walk_images(folder: Path) -> list[Path]:
-    """Image files under `folder`, recursively (following folder links once), sorted by relative path."""
-    out: list[Path] = []
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        st = os.stat(dirpath)
-        if (st.st_dev, st.st_ino) in seen:  # a symlink loop
-            dirnames[:] = []
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        dirnames[:] = [d for d in dirnames if not _hidden(d)]
-        out.extend(
-            Path(dirpath) / f for f in filenames if not _hidden(f) and f.lower().endswith(IMG_EXTENSIONS)
-        )
-    return sorted(out, key=lambda p: p.relative_to(folder).as_posix())
+    """Image files under `folder`: the same walker training uses (edgetl.runtime.files.image_files)."""
+    return image_files(folder)
 
 
 @dataclass
@@ -64,7 +45,7 @@ def find_images(args: Iterable[str | os.PathLike]) -> tuple[list[Target], list[t
             files = walk_images(p)
             if not files:
                 problems.append(
-                    (str(p), f"no {'/'.join(e.lstrip('.') for e in IMG_EXTENSIONS)} files in this folder")
+                    (str(p), f"no {extensions_text()} files in this folder")
                 )
             targets.extend(Target(f, p) for f in files)
         elif p.exists():
@@ -97,7 +78,7 @@ class EvalSet:
 
 def folder_eval_set(folder: Path, labels: Sequence[str]) -> EvalSet:
     """A folder of <label>/ sub-folders -> EvalSet (files outside such sub-folders are ignored)."""
-    sub = sorted(d.name for d in folder.iterdir() if d.is_dir() and not _hidden(d.name))
+    sub, _ = class_folders(folder)  # the same class folders training sees
     unknown = [d for d in sub if d not in labels]
     if not sub or len(unknown) == len(sub):
         raise DataError(

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from edgetl.bench.data import find_images, folder_label
     from edgetl.errors import EdgetlError
     from edgetl.runtime import BadImageError, Classifier, ProviderFallbackWarning, load_rgb
+    from edgetl.runtime.files import shown  # names need not be UTF-8; stdout and JSON must be
 
     if args.topk < 1:
         raise EdgetlError(f"--topk must be >= 1, got {args.topk}")
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"edgetl predict: warning: {w.message}", file=sys.stderr)
 
     targets, problems = find_images(args.inputs)
-    errors: list[dict] = [{"path": path, "error": why} for path, why in problems]
+    errors: list[dict] = [{"path": shown(path), "error": why} for path, why in problems]
     for e in errors:
         print(f"edgetl predict: error: {e['path']}: {e['error']}", file=sys.stderr)
     results: list[dict] = []
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         preds = clf.predict_batch([img for _, img in batch], topk=args.topk)
         for (t, _), pred in zip(batch, preds, strict=True):
             truth = folder_label(t, clf.labels)
-            rec = {"path": str(t.path), **pred.to_dict(), "truth": truth}
+            rec = {"path": shown(t.path), **pred.to_dict(), "truth": truth}
             results.append(rec)
             if truth is not None:
                 labelled += 1
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                     "" if truth is None else (" [ok]" if pred.label == truth else f" [wrong: true {truth}]")
                 )
                 print(
-                    f"{t.path}: {pred.label} {pred.score:.4f}{mark} | top-{len(pred.topk)}: {tops}",
+                    f"{shown(t.path)}: {pred.label} {pred.score:.4f}{mark} | top-{len(pred.topk)}: {tops}",
                     flush=True,
                 )
         batch.clear()
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             img = load_rgb(t.path)
         except BadImageError as e:
-            errors.append({"path": str(t.path), "error": str(e)})
+            errors.append({"path": shown(t.path), "error": shown(str(e))})
             print(f"edgetl predict: error: {e}", file=sys.stderr)
             continue
         pending.append((t, img))
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         accuracy = {"top1": correct / labelled, "correct": correct, "images": labelled}
     if args.json:
         doc = {
-            "model": str(clf.path),
+            "model": shown(clf.path),
             "precision": clf.metadata.precision,
             "providers": clf.providers,
             "fallback": clf.fallback,

@@ -24,13 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from edgetl.errors import DataError, UnknownNameError
+from edgetl.runtime.files import IMG_EXTENSIONS, class_folders, extensions_text, image_files, is_hidden, shown
 
 Item = str | np.ndarray  # an image file path, or an HxWx3 uint8 RGB array (built-in datasets)
 Sample = tuple[Item, int]
 
-# torchvision's ImageFolder extensions (torchvision.datasets.folder.IMG_EXTENSIONS) plus GIF,
-# which the issue asks us to accept; matched case-insensitively like torchvision does.
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 VAL_DIR_NAMES = ("val", "valid", "validation")
 # How many unreadable files `skipped_message` names before "(and N more)".
 SHOWN_SKIPPED = 3
@@ -147,6 +145,7 @@ def _load_builtin(name: str, val_split: float | None, seed: int) -> DataSplits:
 
 
 def _load_folder(root: Path, val_split: float | None, seed: int) -> DataSplits:
+    left_out: list[tuple[str, str]] = []  # class folders that cannot be classes (names not UTF-8)
     train_dir = root / "train"
     val_dir = next((root / n for n in VAL_DIR_NAMES if (root / n).is_dir()), None)
     if train_dir.is_dir() or val_dir is not None:
@@ -160,8 +159,8 @@ def _load_folder(root: Path, val_split: float | None, seed: int) -> DataSplits:
         if val_split is not None:
             raise DataError(f"{root}: already has train/ and {val_dir.name}/ folders; drop --val-split")
         layout = "imagefolder"
-        train_classes = _class_dirs(train_dir)
-        val_classes = _class_dirs(val_dir)
+        train_classes = _class_dirs(train_dir, left_out)
+        val_classes = _class_dirs(val_dir, left_out)
         _check_classes(train_dir, train_classes)
         _check_classes(val_dir, val_classes)
         if set(train_classes) != set(val_classes):
@@ -180,7 +179,7 @@ def _load_folder(root: Path, val_split: float | None, seed: int) -> DataSplits:
         found = {"train": _scan_classes(train_dir, classes), "val": _scan_classes(val_dir, classes)}
     else:
         layout = "split"
-        classes = _class_dirs(root)
+        classes = _class_dirs(root, left_out)
         _check_classes(root, classes)
         if val_split is None:
             raise DataError(
@@ -199,7 +198,7 @@ def _load_folder(root: Path, val_split: float | None, seed: int) -> DataSplits:
                 )
     files = [f for per_class in found.values() for paths in per_class.values() for f in paths]
     bad = dict(_check_images(files))
-    skipped = [(str(p), bad[p]) for p in files if p in bad]
+    skipped = left_out + [(shown(p), bad[p]) for p in files if p in bad]
 
     samples: dict[str, list[tuple[str, int]]] = {}
     for split, per_class in found.items():
@@ -216,7 +215,7 @@ def _load_folder(root: Path, val_split: float | None, seed: int) -> DataSplits:
             samples[split].extend((str(p), label) for p in good)
 
     if layout == "split":
-        train, val = _stratified_split(root, samples["all"], val_split, seed)
+        train, val = _stratified_split(root, classes, samples["all"], val_split, seed)
     else:
         train, val = samples["train"], samples["val"]
     return DataSplits(
@@ -224,7 +223,7 @@ def _load_folder(root: Path, val_split: float | None, seed: int) -> DataSplits:
         train=train,
         val=val,
         skipped=skipped,
-        source=f"folder:{root}",
+        source=f"folder:{shown(root)}",
         fingerprint=_fingerprint(root, classes, train, val),
         layout=layout,
         val_split=float(val_split) if val_split is not None else None,
@@ -232,36 +231,11 @@ def _load_folder(root: Path, val_split: float | None, seed: int) -> DataSplits:
     )
 
 
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".") or name == "__MACOSX"
-
-
-def _links_back(entry: os.DirEntry, real_parent: str) -> bool:
-    """True for a symlink to `real_parent` itself or to a folder above it (following it would loop)."""
-    if not entry.is_symlink():
-        return False
-    target = os.path.realpath(entry.path)
-    return real_parent == target or real_parent.startswith(target.rstrip(os.sep) + os.sep)
-
-
-def _class_dirs(folder: Path) -> list[str]:
-    """Sorted sub-folder names (symlinks to folders count), like torchvision's `find_classes`, minus hidden ones."""
-    real = os.path.realpath(folder)
-    try:
-        with os.scandir(folder) as it:
-            names = sorted(
-                e.name for e in it if not _is_hidden(e.name) and _entry_is_dir(e) and not _links_back(e, real)
-            )
-    except OSError as e:
-        raise DataError(f"cannot list {folder}: {e.strerror or e}; check it exists and is readable") from None
+def _class_dirs(folder: Path, left_out: list[tuple[str, str]]) -> list[str]:
+    """Class folder names (see `edgetl.runtime.files.class_folders`); the ones left out go to `left_out`."""
+    names, skipped = class_folders(folder)
+    left_out.extend(s for s in skipped if s not in left_out)
     return names
-
-
-def _entry_is_dir(entry: os.DirEntry) -> bool:
-    try:
-        return entry.is_dir()  # follows symlinks; a dangling or looping link is not a dir
-    except OSError:
-        return False
 
 
 def _check_classes(folder: Path, classes: list[str]) -> None:
@@ -274,49 +248,16 @@ def _check_classes(folder: Path, classes: list[str]) -> None:
 
 
 def _scan_classes(folder: Path, classes: list[str]) -> dict[str, list[Path]]:
-    return {name: _image_files(folder / name) for name in classes}
-
-
-def _image_files(folder: Path) -> list[Path]:
-    """Image files under `folder`, recursively, sorted; follows folder symlinks but never loops."""
-    out: list[Path] = []
-    seen: set[tuple[int, int]] = set()
-    stack = [folder]
-    while stack:
-        d = stack.pop()
-        try:
-            st = d.stat()
-        except OSError:
-            continue
-        key = (st.st_dev, st.st_ino)
-        if key in seen:  # a symlink loop, or the same folder linked twice
-            continue
-        seen.add(key)
-        real = os.path.realpath(d)
-        try:
-            with os.scandir(d) as it:
-                entries = list(it)
-        except OSError:
-            continue  # unreadable folder: its images are simply not found (an empty class errors out)
-        for e in entries:
-            if _is_hidden(e.name):
-                continue
-            if _entry_is_dir(e):
-                if _links_back(e, real):
-                    continue  # a link to this folder or one above it: a loop, holding other classes' images
-                stack.append(Path(e.path))
-            elif e.name.lower().endswith(IMG_EXTENSIONS):
-                out.append(Path(e.path))
-    return sorted(out, key=lambda p: p.relative_to(folder).as_posix())
+    return {name: image_files(folder / name) for name in classes}
 
 
 def _why_empty(folder: Path) -> str:
     try:
-        n = sum(1 for e in os.scandir(folder) if not _is_hidden(e.name))
+        n = sum(1 for e in os.scandir(folder) if not is_hidden(e.name))
     except OSError as e:
         return f"cannot list it: {e.strerror or e}"
     if n:
-        return f"it holds {n} entries but no {'/'.join(x.lstrip('.') for x in IMG_EXTENSIONS)} files"
+        return f"it holds {n} entries but no {extensions_text()} files"
     return "it is empty"
 
 
@@ -353,18 +294,24 @@ def _check_images(files: Iterable[Path], workers: int | None = None) -> list[tup
 
 
 def _stratified_split(
-    root: Path, samples: list[tuple[str, int]], val_split: float, seed: int
+    root: Path, classes: list[str], samples: list[tuple[str, int]], val_split: float, seed: int
 ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """sklearn's stratified split, then every class made to keep at least one image on each side."""
     from sklearn.model_selection import train_test_split
 
     labels = [label for _, label in samples]
     counts = Counter(labels)
+    small = [f"{classes[c]!r} has {n}" for c, n in sorted(counts.items()) if n < 2]
+    if small:
+        raise DataError(
+            f"{root}: --val-split needs at least 2 images per class (one for train, one for val); "
+            f"class {', '.join(small)}: add images or remove the folder"
+        )
     n_val = int(np.ceil(val_split * len(samples)))
-    if min(counts.values()) < 2 or n_val < len(counts) or len(samples) - n_val < len(counts):
+    if n_val < len(counts) or len(samples) - n_val < len(counts):
         raise DataError(
             f"{root}: cannot split {len(samples)} images of {len(counts)} classes with --val-split {val_split} "
-            f"(smallest class has {min(counts.values())} images); each split needs every class: "
-            "add images or change --val-split"
+            f"(it holds out {n_val}); each split needs every class: add images or change --val-split"
         )
     idx = np.arange(len(samples))
     try:
@@ -373,7 +320,30 @@ def _stratified_split(
         raise DataError(
             f"{root}: cannot split with --val-split {val_split}: {e}; add images or change it"
         ) from None
+    tr, va = _both_sides(list(tr), list(va), labels, seed)
     return [samples[i] for i in sorted(tr)], [samples[i] for i in sorted(va)]
+
+
+def _both_sides(tr: list[int], va: list[int], labels: list[int], seed: int) -> tuple[list[int], list[int]]:
+    """Swap images so no class is missing from either side; sizes stay as sklearn chose them.
+
+    sklearn rounds per-class shares, so a class of 2 among classes of 10 can get no val image at all.
+    """
+    rng = np.random.default_rng(seed)
+    for short, full in ((va, tr), (tr, va)):
+        for c in sorted(set(labels)):
+            if any(labels[i] == c for i in short):
+                continue
+            per = Counter(labels[i] for i in short)
+            donor = max(per, key=lambda k: (per[k], -k))  # the class `short` has most of: it can spare one
+            give = [i for i in full if labels[i] == c]
+            take = [i for i in short if labels[i] == donor]
+            i, j = give[int(rng.integers(len(give)))], take[int(rng.integers(len(take)))]
+            full.remove(i)
+            short.remove(j)
+            short.append(i)
+            full.append(j)
+    return tr, va
 
 
 def _fingerprint(root: Path, classes: list[str], train: list[Sample], val: list[Sample]) -> str:
@@ -388,8 +358,8 @@ def _fingerprint(root: Path, classes: list[str], train: list[Sample], val: list[
                 size, mtime = st.st_size, st.st_mtime_ns
             except OSError:  # vanished since the check: still a stable, different key
                 size, mtime = -1, -1
-            rel = Path(p).relative_to(root).as_posix()
-            h.update(f"{rel}\t{label}\t{size}\t{mtime}\n".encode())
+            rel = os.fsencode(Path(p).relative_to(root).as_posix())  # bytes: names need not be UTF-8
+            h.update(rel + f"\t{label}\t{size}\t{mtime}\n".encode())
     return h.hexdigest()
 
 
