@@ -239,6 +239,21 @@ def test_process_group_failure_is_one_line_naming_the_backend(monkeypatch: pytes
     assert not distributed.active()
 
 
+def test_rank_queries_read_the_environment_without_torch() -> None:
+    """The CLI decides who prints an error from torchrun's environment before torch is loaded."""
+    code = (
+        "import sys; from edgetl.train import ranks; "
+        "print(ranks.launched(), ranks.env_rank(), ranks.local_rank(), ranks.active(), ranks.is_main(), "
+        "'torch' in sys.modules)"
+    )
+    env = {**os.environ, "RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "3", "1", "False", "True", "False"]  # no group: rank 0 of 1 here
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "0", "0", "False", "True", "False"]
+
+
 def test_rank_batches_are_the_single_process_batches_split() -> None:
     """Each global batch is the one a single process trains on; ranks share it by striding."""
     from edgetl.train.distributed import RankBatches

@@ -87,19 +87,19 @@ def _train_on_this_rank(cfg: typing.Any) -> int:
     import re
 
     from edgetl.errors import EdgetlError
-    from edgetl.train import distributed, train
+    from edgetl.train import ranks, train
 
-    rank = distributed.env_rank() if distributed.launched() else 0
+    rank = ranks.env_rank() if ranks.launched() else 0
     try:
         train(cfg)
-    except distributed.PeerError:
+    except ranks.PeerError:
         return 2  # rank 0 prints this error
     except EdgetlError as e:
         if rank == 0:
             raise
         raise EdgetlError(f"rank {rank}: {e}") from None
     except RuntimeError as e:  # a failed collective (gloo's are plain RuntimeErrors): a peer stopped first
-        if not (distributed.launched() and _is_collective_failure(e)):
+        if not (ranks.launched() and _is_collective_failure(e)):
             raise
         first = re.sub(r"^\[[^\]]*\]\s*", "", (str(e).strip().splitlines() or [type(e).__name__])[0])
         first = first.split(". ")[0]  # gloo: 'Connection closed by peer [host]:port. This is typically ...'

@@ -7,7 +7,8 @@
 Modules: `config` (options), `modes` (mode -> stages), `runners` (batches per stage kind),
 `loop` (the one training loop), `early_stopping`, `feature_cache`, `rundir` (files of a run),
 `session` (what is written after each epoch, resume state),
-`trainer` (`train`), `evaluate`, `progress` (the reporter), `distributed` (torchrun / DDP).
+`trainer` (`train`), `result` (`TrainResult`), `evaluate`, `progress` (the epoch line; the reporter is
+`edgetl.progress`), `distributed` (torchrun / DDP; `ranks` torch-free, `shards` the data shares).
 torch is imported only when used.
 """
 

@@ -15,73 +15,36 @@ order of floating-point sums). Evaluation sets are split into contiguous blocks 
 the per-rank results gathered back in order (`gather_rows`), so every rank computes identical
 validation metrics and early stopping never diverges. Setup errors are agreed on (`agree`,
 `from_main`): rank 0 reports the error once, the other ranks raise `PeerError`, which the CLI
-does not print.
+does not print. Rank and environment queries live in `edgetl.train.ranks` (torch-free: the CLI
+reads them before torch is loaded) and the data shares in `edgetl.train.shards`; both are
+re-exported here, so `distributed.X` is the one name to use in training code.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
-import random
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from edgetl.errors import EdgetlError
+from edgetl.train.ranks import (
+    PeerError,
+    active,
+    describe,
+    env_rank,
+    is_main,
+    launched,
+    local_rank,
+    rank,
+    world_size,
+)
+from edgetl.train.shards import RankBatches, block, mix_seed, reseed_worker, worker_init_fn
 
 T = TypeVar("T")
-
-
-class PeerError(EdgetlError):
-    """Raised on ranks > 0 for an error that rank 0 reports; the CLI prints nothing for it."""
-
-
-# --- where we are -----------------------------------------------------------------------------
-
-
-def launched() -> bool:
-    """True when torchrun (torch.distributed.run) started this process: it sets RANK and WORLD_SIZE."""
-    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
-
-
-def active() -> bool:
-    return dist.is_available() and dist.is_initialized()
-
-
-def rank() -> int:
-    return dist.get_rank() if active() else 0
-
-
-def world_size() -> int:
-    return dist.get_world_size() if active() else 1
-
-
-def is_main() -> bool:
-    return rank() == 0
-
-
-def env_rank() -> int:
-    """The torchrun rank from the environment (still known after the group is destroyed)."""
-    try:
-        return int(os.environ.get("RANK", "0"))
-    except ValueError:
-        return 0
-
-
-def describe(device: torch.device, batch_size: int) -> str:
-    """The line rank 0 prints at the start of a distributed run."""
-    n = world_size()
-    lo, hi = batch_size // n, -(-batch_size // n)
-    per = f"{lo}" if lo == hi else f"{lo}-{hi}"
-    return (
-        f"distributed: {n} process{'es' if n > 1 else ''}, backend {'nccl' if device.type == 'cuda' else 'gloo'} "
-        f"on {device.type}; --batch-size {batch_size} is the global batch ({per} per process)"
-    )
 
 
 # --- start and stop ---------------------------------------------------------------------------
@@ -125,7 +88,7 @@ def local_device(device: torch.device) -> torch.device:
     """This process's device: cuda:LOCAL_RANK (one GPU per process) when training on CUDA. No collectives."""
     if not active() or device.type != "cuda":
         return device
-    local = int(os.environ.get("LOCAL_RANK", "0"))
+    local = local_rank()
     count = torch.cuda.device_count()
     if local >= count:
         raise EdgetlError(
@@ -230,72 +193,6 @@ def from_main(fn: Callable[[], T]) -> T:
             raise EdgetlError(value)
         raise PeerError(value)
     return value
-
-
-# --- data split over ranks --------------------------------------------------------------------
-
-
-def block(n: int) -> range:
-    """This rank's contiguous block of n evaluation items (all of them in one process)."""
-    r, w = rank(), world_size()
-    return range(r * n // w, (r + 1) * n // w)
-
-
-class RankBatches(torch.utils.data.Sampler[list[int]]):
-    """This rank's share of each global training batch.
-
-    `batches` yields the global batches one process would train on; rank r takes indices
-    r, r + world, ... of each, so the shares differ by at most one. A batch whose smallest share
-    would hold fewer than `min_share` items is skipped (only a short last batch can be: with
-    `min_share` 2 when BatchNorm trains, which cannot take a batch of one).
-    `global_sizes()` are the full sizes of the kept batches, for weighting each rank's loss.
-    (torch's DistributedSampler shuffles with its own seed and pads by repeating samples, so its
-    ranks together would not train on the batches one process trains on.)
-    """
-
-    def __init__(self, batches: torch.utils.data.BatchSampler, rank: int, world: int, min_share: int = 1):
-        self.batches, self.rank, self.world, self.min_share = batches, rank, world, max(1, min_share)
-
-    def _keep(self, size: int) -> bool:
-        return size // self.world >= self.min_share
-
-    def global_sizes(self) -> list[int]:
-        n, b = len(self.batches.sampler), self.batches.batch_size  # type: ignore[arg-type]
-        sizes = [b] * (n // b)
-        if n % b and not self.batches.drop_last:
-            sizes.append(n % b)
-        return [s for s in sizes if self._keep(s)]
-
-    def __iter__(self) -> Iterator[list[int]]:
-        for batch in self.batches:
-            if self._keep(len(batch)):
-                yield batch[self.rank :: self.world]
-
-    def __len__(self) -> int:
-        return len(self.global_sizes())
-
-
-def reseed_worker(rank: int, worker_id: int) -> None:
-    """DataLoader worker_init_fn for ranks > 0: mix the rank into the worker's seed.
-
-    Every rank's loader draws its worker base seed from the same epoch generator (so the data
-    order matches one process); without this, rank r's worker k would augment exactly like
-    rank 0's worker k.
-    """
-    seed = mix_seed(torch.initial_seed(), rank)
-    torch.manual_seed(seed)
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-
-
-def mix_seed(seed: int, rank: int) -> int:
-    """A well-mixed 63-bit seed per (seed, rank)."""
-    return int(np.random.SeedSequence([seed, rank]).generate_state(2, dtype=np.uint64)[0] >> 1)
-
-
-def worker_init_fn() -> Callable[[int], None] | None:
-    r = rank()
-    return functools.partial(reseed_worker, r) if r > 0 else None
 
 
 # --- collectives (CPU tensors through gloo unless stated) -------------------------------------
@@ -415,8 +312,10 @@ __all__ = [
     "launched",
     "local_device",
     "mix_seed",
+    "local_rank",
     "process_group",
     "rank",
+    "reseed_worker",
     "sync_batchnorm",
     "world_size",
     "worker_init_fn",
