@@ -103,8 +103,19 @@ def classification_metrics(
     return out
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.2f}%"
+def percent(x: Any, digits: int = 2, missing: str = "-", width: int = 0) -> str:
+    """A fraction as percent text, the one way every report, table and line shows one.
+
+    percent(0.94771) -> "94.77%"; percent(0.886, 1, width=5) -> " 88.6%"; None, NaN or a
+    non-number -> `missing` (each caller keeps its own mark: "-", "n/a", ...).
+    """
+    if isinstance(x, bool) or x is None:
+        return missing
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return missing
+    return missing if math.isnan(f) else f"{100 * f:{width}.{digits}f}%"
 
 
 def format_metrics(m: dict[str, Any]) -> str:
@@ -112,9 +123,8 @@ def format_metrics(m: dict[str, Any]) -> str:
     auc = "n/a" if m.get("auc_macro_ovr") is None else f"{m['auc_macro_ovr']:.4f}"
     f1 = "n/a" if m.get("macro_f1") is None else f"{m['macro_f1']:.4f}"
     k = m.get("top5_k", 5)
-    lines = [
-        f"n={m['n']}  top1={_pct(m.get('top1'))}  top{k}={_pct(m.get('top5'))}  macro-F1={f1}  AUC(ovr, macro)={auc}"
-    ]
+    top1, topk = (percent(m.get(key), missing="n/a") for key in ("top1", "top5"))
+    lines = [f"n={m['n']}  top1={top1}  top{k}={topk}  macro-F1={f1}  AUC(ovr, macro)={auc}"]
     if m.get("auc_note"):
         lines.append(f"  ({m['auc_note']})")
     per = m.get("per_class") or {}
@@ -243,4 +253,4 @@ def plot_curves(metrics_rows: Sequence[dict[str, Any]], path: str | os.PathLike)
     return _save(fig, path)
 
 
-__all__ = ["classification_metrics", "format_metrics", "plot_confusion", "plot_curves", "softmax"]
+__all__ = ["classification_metrics", "format_metrics", "percent", "plot_confusion", "plot_curves", "softmax"]

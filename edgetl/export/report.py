@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgetl._io import atomic_write_json, atomic_write_text
+from edgetl.metrics import percent
 
 REPORT_JSON = "export_report.json"
 REPORT_MD = "export_report.md"
@@ -98,10 +99,6 @@ class ExportReport:
         return d
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}%"
-
-
 def _num(x: float | None, fmt: str = ".2e") -> str:
     return "-" if x is None else format(x, fmt)
 
@@ -125,7 +122,7 @@ def to_markdown(r: ExportReport) -> str:
         gate = {True: "passed", False: "FAILED", None: "not verified"}[v.passed]
         lines.append(
             f"| {v.precision} | {Path(v.file).name if v.file else '(not written)'} | {_num(v.size_mb, '.2f')} | "
-            f"{_pct(v.val_accuracy)} | {_pct(v.torch_accuracy)} | {_pct(v.agreement)} | {_num(v.max_abs_diff)} | "
+            f"{percent(v.val_accuracy)} | {percent(v.torch_accuracy)} | {percent(v.agreement)} | {_num(v.max_abs_diff)} | "
             f"{len(v.nodes_in_float)} | {v.export_seconds:.1f} | {gate} |"
         )
     lines.append("")
