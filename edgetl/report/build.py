@@ -11,33 +11,21 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from edgetl import __version__
 from edgetl._io import atomic_write_text
 from edgetl.errors import EdgetlError
-from edgetl.report import sections as S
 from edgetl.report.document import Document
 from edgetl.report.html import render_html
+from edgetl.report.load import load_run
 from edgetl.report.markdown import render_markdown
+from edgetl.report.reproduce import commands_section, config_section, environment_section
+from edgetl.report.sections import data_section, evaluation_section, summary_section, training_section
+from edgetl.report.variants import plots_section, variants_section
+from edgetl.runfolder import RunFolder
 
-PIPELINE_FILE = "pipeline.json"  # written by `edgetl run`: steps, commands, timings, target
-
-
-def default_steps(run: Path) -> list[dict[str, Any]]:
-    """Commands that reproduce each step of a run that `edgetl run` did not record."""
-    r = str(run)
-    steps = []
-    if (run / "config.yaml").is_file():
-        steps.append({"step": "train", "command": f"edgetl train --config {r}/config.yaml --out {r}"})
-    if (run / "eval" / "eval.json").is_file():
-        steps.append({"step": "eval", "command": f"edgetl eval {r}"})
-    if (run / "export").is_dir():
-        steps.append({"step": "export", "command": f"edgetl export {r}"})
-    if (run / "bench").is_dir():
-        steps.append({"step": "bench", "command": f"edgetl bench {r}"})
-    steps.append({"step": "report", "command": f"edgetl run --steps report --out {r}"})
-    return steps
+SECTIONS = (summary_section, data_section, training_section, evaluation_section, variants_section,
+            plots_section, environment_section, commands_section, config_section)  # fmt: skip
 
 
 def collect(run_dir: str | os.PathLike) -> Document:
@@ -45,32 +33,21 @@ def collect(run_dir: str | os.PathLike) -> Document:
     run = Path(run_dir)
     if not run.is_dir():
         raise EdgetlError(f"{run}: no such run directory; pass the folder `edgetl train`/`edgetl run` wrote")
-    pipeline, _ = S.read_json(run / PIPELINE_FILE)
-    pipeline = pipeline if isinstance(pipeline, dict) else {}
-    bench, _ = S.read_json(run / "bench" / "bench.json")
-    env = S.first(bench, "env", "environment") or pipeline.get("environment")
-    steps = pipeline.get("steps") or default_steps(run)
-    sections = [
-        S.summary_section(run, pipeline),
-        S.data_section(run),
-        S.training_section(run),
-        S.evaluation_section(run),
-        S.variants_section(run),
-        S.plots_section(run),
-        S.environment_section(run, env),
-        S.commands_section(run, steps, pipeline),
-        S.config_section(run),
-    ]
+    data = load_run(run)  # every file read once, typed
     subtitle = (
         f"Run directory {run.resolve()} · built {time.strftime('%Y-%m-%d %H:%M:%S')} by edgetl {__version__}"
     )
-    return Document(title=f"edgetl report: {run.name}", subtitle=subtitle, sections=sections)
+    return Document(
+        title=f"edgetl report: {run.name}",
+        subtitle=subtitle,
+        sections=[section(data) for section in SECTIONS],
+    )
 
 
 def build_report(run_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write RUN_DIR/report.html and RUN_DIR/report.md; return their paths."""
-    run = Path(run_dir)
-    doc = collect(run)
-    html_path = atomic_write_text(run / "report.html", render_html(doc))
-    md_path = atomic_write_text(run / "report.md", render_markdown(doc, base=run))
+    folder = RunFolder(run_dir)
+    doc = collect(folder.root)
+    html_path = atomic_write_text(folder.report_html, render_html(doc))
+    md_path = atomic_write_text(folder.report_md, render_markdown(doc, base=folder.root))
     return html_path, md_path

@@ -4,9 +4,9 @@
     run.create()                              # refuses a non-empty folder
     run.write_metrics(rows); run.save_state(state)
 
-Layout (the contract read by export, bench and report): config.yaml, data.json, metrics.csv,
-curves.png, checkpoints/{best,last}.safetensors (+ .json), eval/{eval.json,confusion.png}.
-`checkpoints/train_state.pt` holds what `--resume` needs (model, optimizer, EMA, early
+Layout (the contract read by export, bench and report; names and readers in `edgetl.runfolder`):
+config.yaml, data.json, metrics.csv, curves.png, checkpoints/{best,last}.safetensors (+ .json),
+eval/{eval.json,confusion.png}. `checkpoints/train_state.pt` holds what `--resume` needs (model, optimizer, EMA, early
 stopping, counters, metrics rows) as plain tensors and dicts, read back with
 `torch.load(weights_only=True)`; it is removed when the run finishes. `is_writer` is the one
 switch a multi-process run flips off on every rank but 0.
@@ -21,6 +21,7 @@ from typing import Any
 
 from edgetl._io import atomic_write, atomic_write_json, atomic_write_text
 from edgetl.errors import EdgetlError
+from edgetl.runfolder import RunFolder
 
 STATE_VERSION = 1
 
@@ -29,15 +30,16 @@ class RunDir:
     def __init__(self, path: str | Path, is_writer: bool = True):
         self.path = Path(path)
         self.is_writer = is_writer
-        self.config = self.path / "config.yaml"
-        self.data = self.path / "data.json"
-        self.metrics = self.path / "metrics.csv"
-        self.curves = self.path / "curves.png"
-        self.checkpoints = self.path / "checkpoints"
-        self.best = self.checkpoints / "best.safetensors"
-        self.last = self.checkpoints / "last.safetensors"
-        self.state = self.checkpoints / "train_state.pt"
-        self.eval_dir = self.path / "eval"
+        self.layout = layout = RunFolder(self.path)
+        self.config = layout.config
+        self.data = layout.data
+        self.metrics = layout.metrics
+        self.curves = layout.curves
+        self.checkpoints = layout.checkpoints
+        self.best = layout.best
+        self.last = layout.last
+        self.state = layout.train_state
+        self.eval_dir = layout.eval_dir
 
     @property
     def name(self) -> str:
@@ -82,10 +84,6 @@ class RunDir:
             w.writerow({k: _cell(r.get(k)) for k in columns})
         self.write_text(self.metrics, buf.getvalue())
 
-    def read_metrics(self) -> list[dict[str, str]]:
-        with open(self.metrics, newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
-
     def write_curves(self, rows: list[dict[str, Any]]) -> None:
         if self.is_writer and rows:
             from edgetl.metrics import plot_curves
@@ -102,7 +100,7 @@ class RunDir:
         import torch
 
         if not self.state.is_file():
-            if (self.eval_dir / "eval.json").is_file():
+            if self.layout.eval_json.is_file():
                 raise EdgetlError(f"--resume {self.path}: this run already finished; nothing to resume")
             raise EdgetlError(
                 f"--resume {self.path}: no {self.state.relative_to(self.path)} (no epoch was completed); "
