@@ -3,12 +3,14 @@
     cfg = BenchConfig(models=["runs/ants"], providers=["cpu"], batch=[1, 8], threads=2)
     report = bench(cfg)
 
-The CLI builds it from the flags the user gave; everything else keeps these defaults.
+Each field carries its help text (`metadata["help"]`): `edgetl bench`'s flags are generated from
+this class, and only the flags the user gave override these defaults.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from edgetl.bench.timing import MIN_RUNS
 from edgetl.config import ConfigError
@@ -24,26 +26,51 @@ REWARM = 2  # untimed calls per cell in rounds after the first (caches went cold
 REWARM_S = 0.1  # ... and at least this long
 
 
+def _opt(default: Any, help: str, **meta: Any) -> Any:  # noqa: A002 - mirrors argparse's name
+    """A field with its CLI help (and e.g. metavar): `edgetl bench`'s flags are built from these."""
+    if callable(default):
+        return field(default_factory=default, metadata={"help": help, **meta})
+    return field(default=default, metadata={"help": help, **meta})
+
+
 @dataclass
 class BenchConfig:
-    models: list[str]  # .onnx files and/or run directories (all of RUN_DIR/export/*.onnx)
-    torch: str | None = (
-        "auto"  # PyTorch eager baseline: "auto" (a run dir's best checkpoint), "none", or a checkpoint/run dir
+    models: list[str] = field(
+        metadata={"help": ".onnx files and/or run directories", "metavar": "MODEL_OR_RUN"}
     )
-    providers: list[str] = field(default_factory=lambda: ["cpu"])  # cpu, cuda, tensorrt
-    batch: list[int] = field(default_factory=lambda: [1])
-    threads: int = 2  # intra-op threads for onnxruntime and torch alike
-    data: str | None = None  # val folder / dataset root / built-in name; None: the run's own val split
-    max_images: int | None = None  # score at most this many images (first N, in order)
-    warmup: int = 10  # untimed calls per cell in the first round (up to REWARM in later rounds)
-    runs: int | None = None  # timed calls per cell, over all rounds (default: DEFAULT_ROUND_S per round)
-    time_budget: float | None = None  # seconds per cell, over all rounds
-    repeat: int = 5  # rounds; cells are interleaved in each round, spread = across rounds
-    pool: int = 32  # distinct images cycled through by timed calls
-    out: str | None = None  # output folder (default RUN_DIR/bench, or ./bench-results)
-    plots: bool = True
-    cuda_host_copies: bool = False  # CUDA timing includes host<->device copies (default: device-resident I/O)
-    native_only: bool = False  # skip INT8/FP16 exports on a provider their --target was not made for
+    torch: str | None = _opt(
+        "auto",
+        "PyTorch checkpoint or run dir for the eager row; 'none' to skip (default: the run dir's best checkpoint)",
+        metavar="CKPT",
+    )
+    providers: list[str] = _opt(lambda: ["cpu"], "comma list of cpu, cuda, tensorrt (default cpu)")
+    batch: list[int] = _opt(lambda: [1], "comma list of batch sizes (default 1)")
+    threads: int = _opt(2, "intra-op threads for onnxruntime and torch (default 2)")
+    data: str | None = _opt(
+        None,
+        "val folder (<label>/ sub-folders) or dataset root for accuracy (default: the run's own val split)",
+    )
+    max_images: int | None = _opt(None, "score at most N eval images")
+    warmup: int = _opt(
+        10,
+        "untimed calls per cell in round 1 (default 10, and at least 1 s; 2 calls and 0.1 s in later rounds)",
+    )
+    runs: int | None = _opt(
+        None, "timed calls per cell over all rounds (default: 1 s per round, at least 10 calls)"
+    )
+    time_budget: float | None = _opt(None, "seconds per cell over all rounds", metavar="S")
+    repeat: int = _opt(5, "interleaved rounds, for the run-to-run spread (default 5)")
+    pool: int = _opt(32, "distinct images cycled through by timed calls (default 32)")
+    out: str | None = _opt(None, "output folder (default RUN_DIR/bench or ./bench-results)")
+    plots: bool = _opt(True, "write the PNG plots (--no-plots skips them)")
+    cuda_host_copies: bool = _opt(
+        False, "CUDA timing includes host<->GPU copies (default: device-resident inputs/outputs)"
+    )
+    native_only: bool = _opt(
+        False,
+        "skip INT8/FP16 exports on providers their --target was not made for "
+        "(INT8 for a CPU on cuda, FP16 on cpu); FP32 runs everywhere",
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.models, str):

@@ -2,6 +2,7 @@
 
     env = environment()
     env["cpu"]["model"], env["cpu"]["flags"]["avx512_vnni"], env["versions"]["onnxruntime"]
+    load_average(), rss_mb(process()), peak_rss_mb()     # host probes taken during the run
 
 CPU model and the ISA flags that decide INT8/BF16 speed (AVX2, AVX-512, VNNI, BF16, AMX) come
 from /proc/cpuinfo; package versions from installed metadata (nothing heavy is imported here).
@@ -98,6 +99,47 @@ def gpu_info() -> dict[str, Any] | None:
     return None
 
 
+def load_average() -> list[float] | None:
+    """1/5/15-minute load averages (None where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):  # pragma: no cover - not on Windows
+        return None
+
+
+def process() -> Any:
+    import psutil
+
+    return psutil.Process()
+
+
+def rss_mb(proc: Any) -> float:
+    """Resident memory of `proc` (a psutil.Process) now, MB."""
+    return proc.memory_info().rss / 2**20
+
+
+def peak_rss_mb() -> float | None:
+    try:
+        import resource
+
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
+    except (ImportError, OSError):  # pragma: no cover - not on Windows
+        return None
+
+
+def busy_warning(start: list[float] | None, end: list[float] | None, cores: int | None) -> str | None:
+    """Say so when other processes competed for the CPU: absolute latencies then include contention."""
+    if not cores:
+        return None
+    worst = max([x[0] for x in (start, end) if x] or [0.0])
+    if worst <= 1.5 * cores:
+        return None
+    return (
+        f"the machine was busy (1-min load average up to {worst:.1f} on {cores} usable cores): latencies include "
+        "contention from other processes; ratios between interleaved rows hold up better than absolute numbers"
+    )
+
+
 def environment() -> dict[str, Any]:
     import onnxruntime as ort
 
@@ -107,10 +149,7 @@ def environment() -> dict[str, Any]:
         mem_gb = round(psutil.virtual_memory().total / 2**30, 1)
     except Exception:
         mem_gb = None
-    try:
-        load = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        load = None
+    load = load_average()
     return {
         "cpu": cpu_info(),
         "memory_gb": mem_gb,
@@ -123,4 +162,15 @@ def environment() -> dict[str, Any]:
     }
 
 
-__all__ = ["CPU_FLAGS", "cpu_info", "environment", "gpu_info", "versions"]
+__all__ = [
+    "CPU_FLAGS",
+    "busy_warning",
+    "cpu_info",
+    "environment",
+    "gpu_info",
+    "load_average",
+    "peak_rss_mb",
+    "process",
+    "rss_mb",
+    "versions",
+]

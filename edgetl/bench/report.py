@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 from edgetl._io import atomic_write_json, atomic_write_text
 from edgetl.bench.results import BenchReport, BenchRow
-from edgetl.errors import EdgetlError
+from edgetl.metrics import percent
 
 HEADERS = [
     "variant",
@@ -69,10 +68,6 @@ def _f(x: float | None, fmt: str) -> str:
     return "-" if x is None else format(x, fmt)
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}%"
-
-
 def table_cells(row: BenchRow) -> list[str]:
     return [
         row.variant,
@@ -81,8 +76,8 @@ def table_cells(row: BenchRow) -> list[str]:
         "-" if row.batch is None else str(row.batch),
         row.status,
         _f(row.size_mb, ".2f"),
-        _pct(row.accuracy),
-        _pct(row.agreement),
+        percent(row.accuracy),
+        percent(row.agreement),
         _f(row.p50_ms, ".3f"),
         _f(row.p90_ms, ".3f"),
         _f(row.p99_ms, ".3f"),
@@ -116,6 +111,19 @@ def summary_lines(report: BenchReport) -> list[str]:
     return lines
 
 
+def preprocess_line(report: BenchReport, decode: str = "decode", detail: bool = False) -> str | None:
+    """What preprocessing (and decoding) costs per image, apart from the latencies; None: not measured."""
+    pc = report.preprocess or {}
+    if pc.get("preprocess_ms_per_image") is None:
+        return None
+    line = f"preprocessing (not in the latencies): {pc['preprocess_ms_per_image']:.3f} ms/image"
+    if pc.get("decode_ms_per_image") is not None:
+        line += f", {decode} {pc['decode_ms_per_image']:.3f} ms/image"
+    if detail:
+        line += f" ({pc.get('preprocess')}); timing inputs: {pc.get('pool_source')}"
+    return line
+
+
 def to_markdown(report: BenchReport) -> str:
     env = report.env
     cpu = env.get("cpu", {})
@@ -132,17 +140,9 @@ def to_markdown(report: BenchReport) -> str:
     )
     if report.data:
         out.write(f"- accuracy on: {report.data['source']} ({report.data['images']} images)\n")
-    pc = report.preprocess or {}
-    if pc.get("preprocess_ms_per_image") is not None:
-        out.write(
-            f"- preprocessing (not in the latencies): {pc['preprocess_ms_per_image']:.3f} ms/image"
-            + (
-                f", decode {pc['decode_ms_per_image']:.3f} ms/image"
-                if pc.get("decode_ms_per_image") is not None
-                else ""
-            )
-            + f" ({pc.get('preprocess')}); timing inputs: {pc.get('pool_source')}\n"
-        )
+    pre = preprocess_line(report, detail=True)
+    if pre:
+        out.write(f"- {pre}\n")
     out.write("\n| " + " | ".join(HEADERS) + " |\n|" + "---|" * len(HEADERS) + "\n")
     for row in report.rows:
         out.write("| " + " | ".join(c.replace("|", "/") for c in table_cells(row)) + " |\n")
@@ -190,17 +190,15 @@ def write_report(report: BenchReport, out_dir: Path, plots: bool = True) -> dict
 
 
 def load_report(path: str | Path) -> BenchReport:
-    path = Path(path)
-    if path.is_dir():
-        path = path / "bench.json"
-    try:
-        return BenchReport.from_dict(json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError) as e:
-        raise EdgetlError(f"{path}: not a readable bench.json ({e}); run edgetl bench again") from None
+    """bench.json (a file, the folder holding it, or a run dir) -> BenchReport, via `edgetl.runfolder`."""
+    from edgetl.runfolder import read_bench_report
+
+    return read_bench_report(path)
 
 
 __all__ = [
     "load_report",
+    "preprocess_line",
     "render_table",
     "summary_lines",
     "table_cells",

@@ -233,7 +233,7 @@ class _Pipeline:
         bcfg = self.cfg.bench_config([str(self.run_dir)], providers=providers, native_only=native)
         opts = {**self.cfg.bench, "providers": providers, "native_only": native}
         s.command = f"edgetl bench {_q(self.run_dir)}" + _flag_args(opts)
-        report = bench(bcfg, log=None if self.cfg.train.quiet else self.rep.info)
+        report = bench(bcfg, reporter=None if self.cfg.train.quiet else self.rep)
         self.result.bench = report
         self.environment = report.env
         for w in report.warnings:

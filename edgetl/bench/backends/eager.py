@@ -1,11 +1,12 @@
-"""The PyTorch eager baseline row, timed exactly like the onnxruntime rows.
+"""The "torch" bench backend: the PyTorch eager baseline row, timed exactly like the onnxruntime rows.
 
-    be = TorchBackend.load("runs/ants", device="cpu", threads=2)
+    be = TorchBackend.load("runs/ants", device="cpu", threads=2)      # or TorchBackend.open(variant, "cpu", cfg)
     feeds = be.feeds(batches); be.run(feeds[0]); be.top1(batch)
 
 Same preprocessed inputs, same thread count (`torch.set_num_threads`), `torch.inference_mode`,
 one call per timed run. On CUDA the input is already on the GPU and the call ends with
-`torch.cuda.synchronize()` (or includes the copies with `host_copies=True`).
+`torch.cuda.synchronize()` (or includes the copies with `host_copies=True`). torch is imported
+only when a baseline is opened: registering this backend keeps the bench's ONNX path torch-free.
 """
 
 from __future__ import annotations
@@ -13,18 +14,28 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edgetl import runfolder
+from edgetl.bench.backends.base import BACKENDS, Skipped
+from edgetl.bench.results import TORCH_VARIANT
 from edgetl.errors import EdgetlError
 from edgetl.runtime.preprocess import Preprocess
+
+if TYPE_CHECKING:
+    from edgetl.bench.config import BenchConfig
+    from edgetl.bench.inputs import Inputs, Variant
 
 EVAL_CHUNK = 32
 
 
+@BACKENDS.register("torch")
 class TorchBackend:
     kind = "torch"
+    precision = "fp32"
+    target = ""
 
     def __init__(
         self, model: Any, meta: Any, device: str, threads: int, host_copies: bool, origin: str, load_s: float
@@ -56,9 +67,36 @@ class TorchBackend:
         model, meta = load_classifier(checkpoint)
         return cls(model, meta, device, threads, host_copies, str(checkpoint), time.perf_counter() - t0)
 
+    @classmethod
+    def variants(cls, inputs: Inputs) -> list[Variant]:
+        from edgetl.bench.inputs import Variant
+
+        if inputs.torch is None:
+            return []
+        ckpt = Path(inputs.torch)
+        weights = runfolder.RunFolder(ckpt).best if ckpt.is_dir() else ckpt
+        title = f"PyTorch eager baseline from {ckpt}"
+        return [Variant(name=TORCH_VARIANT, kind=cls.kind, path=ckpt, weights=weights, title=title)]
+
+    @classmethod
+    def serves(cls, provider: str) -> bool:
+        return provider != "tensorrt"  # no eager equivalent; TensorRT rows compare with the CUDA eager row
+
+    @classmethod
+    def open(cls, variant: Variant, provider: str, cfg: BenchConfig) -> TorchBackend:
+        device = "cpu" if provider == "cpu" else "cuda"
+        try:
+            return cls.load(
+                variant.path, device=device, threads=cfg.threads, host_copies=cfg.cuda_host_copies
+            )
+        except EdgetlError as e:
+            if device == "cuda":
+                raise Skipped(f"skipped: {e}") from None
+            raise
+
     @property
-    def labels(self) -> list[str]:
-        return list(self.meta.labels)
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.meta.labels)
 
     @property
     def timing(self) -> str:

@@ -1,6 +1,6 @@
-"""What the bench times for an ONNX variant: an onnxruntime session, fed like an app feeds it.
+"""The "onnx" bench backend: an onnxruntime session, fed like an app feeds it.
 
-    be = OrtBackend(Classifier.load(path, providers="cpu", threads=2, warn=False))
+    be = OrtBackend.open(variant, "cpu", cfg)     # or OrtBackend(Classifier.load(path, ...))
     feeds = be.feeds(batches)          # untimed: put inputs where the provider wants them
     be.run(feeds[0])                   # timed: one inference
     be.top1(batch)                     # untimed: predictions for accuracy
@@ -14,13 +14,19 @@ copies are inside the timed call (what an app that starts from host memory sees)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edgetl.bench.backends.base import BACKENDS, Skipped
 from edgetl.runtime import Classifier
 
+if TYPE_CHECKING:
+    from edgetl.bench.config import BenchConfig
+    from edgetl.bench.inputs import Inputs, Variant
 
+
+@BACKENDS.register("onnx")
 class OrtBackend:
     kind = "onnx"
 
@@ -30,6 +36,25 @@ class OrtBackend:
         self.device = clf.device
         self.host_copies = host_copies
         self.providers_used = clf.providers
+        md = clf.metadata
+        self.precision, self.target, self.labels = md.precision, md.target, tuple(md.labels)
+        self.preprocess = clf.preprocess
+        self.load_s = clf.load_seconds
+
+    @classmethod
+    def variants(cls, inputs: Inputs) -> list[Variant]:
+        return list(inputs.onnx)
+
+    @classmethod
+    def serves(cls, provider: str) -> bool:
+        return True
+
+    @classmethod
+    def open(cls, variant: Variant, provider: str, cfg: BenchConfig) -> OrtBackend:
+        clf = Classifier.load(variant.path, providers=provider, threads=cfg.threads, warn=False)
+        if clf.fallback:
+            raise Skipped(f"skipped: {clf.fallback}", clf.metadata.precision, clf.providers)
+        return cls(clf, host_copies=cfg.cuda_host_copies)
 
     @property
     def timing(self) -> str:
