@@ -166,3 +166,11 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 
 def dump_yaml(cfg: Any) -> str:
     return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> Any:  # noqa: A002
+    """A config field that carries its CLI help (`metadata["help"]`, plus e.g. `metavar`, `flag`,
+    `positional`, `nargs`), so `edgetl.cli._fields` can build its flag. No default: required."""
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata={"help": help, **meta})
+    return dataclasses.field(default=default, metadata={"help": help, **meta})

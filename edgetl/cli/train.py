@@ -14,30 +14,9 @@ a rank > 0 prints only errors of its own, prefixed with its rank.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import typing
 
-
-def _argument(
-    parser: argparse.ArgumentParser, name: str, tp: typing.Any, help_text: str, nargs: int | None
-) -> None:
-    flag = "--" + name.replace("_", "-")
-    args = typing.get_args(tp)
-    base = (
-        next((a for a in args if a is not type(None)), tp)
-        if typing.get_origin(tp) in (typing.Union, type(int | None))
-        else tp
-    )
-    kw: dict[str, typing.Any] = {"dest": name, "default": None, "help": help_text}
-    if base is bool:
-        kw["action"] = argparse.BooleanOptionalAction
-    elif typing.get_origin(base) is typing.Literal:
-        kw.update(choices=list(typing.get_args(base)), type=str)
-    elif typing.get_origin(base) is tuple:
-        kw.update(nargs=nargs or len(typing.get_args(base)), type=float, metavar=("MIN", "MAX"))
-    else:
-        kw["type"] = {int: int, float: float}.get(base, str)
-    parser.add_argument(flag, **kw)
+from edgetl.cli._fields import add_fields, given
 
 
 def add_parser(subparsers: typing.Any) -> argparse.ArgumentParser:
@@ -52,16 +31,8 @@ def add_parser(subparsers: typing.Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--config", metavar="RECIPE.yaml", help="YAML of option overrides (e.g. train/recipes/lp-ft.yaml)"
     )
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        _argument(p, f.name, hints[f.name], f.metadata.get("help", ""), f.metadata.get("nargs"))
+    add_fields(p, TrainConfig)
     return p
-
-
-def option_names() -> list[str]:
-    from edgetl.train.config import TrainConfig
-
-    return [f.name for f in dataclasses.fields(TrainConfig)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,17 +40,15 @@ def run(args: argparse.Namespace) -> int:
     from edgetl.train import TrainConfig
     from edgetl.train.trainer import RESUME_MAY_CHANGE
 
-    given = {n: getattr(args, n) for n in option_names() if getattr(args, n, None) is not None}
+    options = given(args, TrainConfig)
     if args.resume:
-        extra = sorted(n for n in given if n not in RESUME_MAY_CHANGE)
+        extra = sorted(n for n in options if n not in RESUME_MAY_CHANGE)
         if extra or args.config:
             shown = ", ".join("--" + n.replace("_", "-") for n in extra) or "--config"
             raise ConfigError(
                 f"--resume takes the options from the run's config.yaml; drop {shown} (start a new run to change them)"
             )
-    if isinstance(given.get("scale"), list):
-        given["scale"] = tuple(given["scale"])
-    cfg = load_config(TrainConfig, args.config, given)
+    cfg = load_config(TrainConfig, args.config, options)
     return _train_on_this_rank(cfg)
 
 
