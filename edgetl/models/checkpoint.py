@@ -115,16 +115,14 @@ def read_checkpoint(path: str | Path, which: str = "best") -> tuple[dict[str, An
 
 def load_classifier(path: str | Path, which: str = "best") -> tuple[Any, CheckpointMeta]:
     """Rebuild the trained model (eval mode, CPU) from a run dir or checkpoint file."""
-    import timm
-
-    from edgetl.models.factory import check_model_name
+    from edgetl.models.factory import build_model, check_model_name, input_hw
     from edgetl.models.weights import check_state_fits
 
     state, meta = read_checkpoint(path, which)
     check_model_name(meta.model)
-    model = timm.create_model(
-        meta.model, pretrained=False, num_classes=meta.num_classes, drop_rate=meta.drop_rate
-    )
+    size = meta.data_config.get("input_size")  # models that fix their input size at creation (ViT, LeViT)
+    options = {"drop_rate": meta.drop_rate, "img_size": input_hw(size) if size else None}
+    model, _ = build_model(meta.model, options, pretrained=False, num_classes=meta.num_classes)
     check_state_fits(model.state_dict(), state, str(path), f"{meta.model} with {meta.num_classes} classes")
     model.load_state_dict(state, strict=True)
     return model.eval(), meta

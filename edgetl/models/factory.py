@@ -6,16 +6,24 @@ The new head is built with `reset_classifier` (PyTorch's small default init), no
 `create_model(num_classes=N)`: timm's EfficientNet init gives a 2-class head +-0.71 weights
 and huge initial logits (see NOTES). The returned data config (input size, mean/std,
 interpolation, crop) is what the weights were trained with; it drives every transform.
+
+Options a model's class does not take (GhostNet and EfficientViT have no stochastic depth, most
+CNNs fix no input size) are dropped rather than failing the run: `ModelInfo.dropped` lists them
+and `ModelInfo.notes` says so in one line each. `img_size` reaches models whose input size is
+fixed at creation (ViT/DeiT position embeddings, LeViT attention biases); timm resamples the
+position embeddings of hub weights to it.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgetl.errors import EdgetlError, UnknownNameError
+from edgetl.models.heads import reset_head
 from edgetl.models.weights import HUB_NAMES, NO_WEIGHTS, WEIGHT_SOURCES, check_state_fits, read_weights_file
 
 DATA_CONFIG_KEYS = ("input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode")
@@ -26,6 +34,47 @@ class ModelInfo:
     model: str  # timm architecture name
     weights: str  # weight source id as given (name, "timm", file path, or "none")
     data_config: dict[str, Any]
+    dropped: tuple[str, ...] = ()  # creation options the model does not take (timm kwarg names)
+    notes: list[str] = field(default_factory=list)
+
+
+# Creation options a model may not take -> the flag to name when one is dropped (img_size: none,
+# dropping it is normal: most CNNs take any input size).
+OPTIONAL_KWARGS = {"drop_rate": "--drop", "drop_path_rate": "--drop-path", "img_size": None}
+_UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
+
+
+def build_model(name: str, optional: dict[str, Any], **fixed: Any) -> tuple[Any, tuple[str, ...]]:
+    """`timm.create_model(name, **fixed, **optional)`, retried without each optional kwarg the model
+    rejects (timm forwards kwargs to the model class, which raises TypeError naming it)."""
+    import timm
+
+    optional = {k: v for k, v in optional.items() if v is not None}
+    dropped: list[str] = []
+    while True:
+        try:
+            return timm.create_model(name, **fixed, **optional), tuple(dropped)
+        except TypeError as e:
+            m = _UNEXPECTED.search(str(e))
+            if not m or m.group(1) not in optional:
+                raise EdgetlError(f"--model {name}: {e}") from None
+            dropped.append(m.group(1))
+            del optional[m.group(1)]
+
+
+def dropped_notes(name: str, dropped: tuple[str, ...], given: dict[str, Any]) -> list[str]:
+    """One line per user-visible option the model did not take."""
+    return [
+        f"--model {name} takes no {k} ({OPTIONAL_KWARGS[k]} {given[k]:g} ignored for it)"
+        for k in dropped
+        if OPTIONAL_KWARGS.get(k)
+    ]
+
+
+def input_hw(input_size: Any) -> int | tuple[int, int]:
+    """timm's `img_size` for a (C, H, W) data-config input size."""
+    h, w = int(input_size[-2]), int(input_size[-1])
+    return h if h == w else (h, w)
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,20 +114,18 @@ def create_classifier(
     img_size: int | None = None,
 ) -> tuple[Any, ModelInfo]:
     """Build `name` with `pretrained` weights and a freshly initialised `num_classes` head."""
-    import timm
-
     check_model_name(name)
     pretrained = (pretrained or "none").strip()
-    kwargs: dict[str, Any] = {"drop_rate": drop_rate}
-    if drop_path_rate:
-        kwargs["drop_path_rate"] = drop_path_rate
+    optional: dict[str, Any] = {"drop_rate": drop_rate, "drop_path_rate": drop_path_rate or None}
+    if img_size:
+        optional["img_size"] = int(img_size)
     data_override: dict[str, Any] | None = None
+    dropped: tuple[str, ...] = ()
 
     def build(**extra: Any) -> Any:
-        try:
-            return timm.create_model(name, **kwargs, **extra)
-        except TypeError as e:  # e.g. drop_path_rate on a model without stochastic depth
-            raise EdgetlError(f"--model {name}: {e}") from None
+        nonlocal dropped
+        model, dropped = build_model(name, optional, **extra)
+        return model
 
     if pretrained.lower() in NO_WEIGHTS:
         model = build(pretrained=False)
@@ -121,11 +168,12 @@ def create_classifier(
             "weight source (--pretrained)", pretrained, [*WEIGHT_SOURCES.names(), *HUB_NAMES, "none"]
         )
 
-    model.reset_classifier(num_classes)
+    reset_head(model, num_classes)
     data_config = _data_config(model, data_override)
     if img_size:
         data_config["input_size"] = (3, int(img_size), int(img_size))
-    return model, ModelInfo(model=name, weights=weights, data_config=data_config)
+    notes = dropped_notes(name, dropped, optional)
+    return model, ModelInfo(model=name, weights=weights, data_config=data_config, dropped=dropped, notes=notes)
 
 
 def _load_backbone_state(model: Any, state: dict[str, Any], origin: str) -> None:

@@ -149,6 +149,7 @@ def cross_validate(
 
     from edgetl.metrics import classification_metrics
     from edgetl.models import create_classifier
+    from edgetl.models.heads import reset_head
     from edgetl.train.early_stopping import EarlyStopping
     from edgetl.train.feature_cache import FeatureCache, FeatureSet, get_features
     from edgetl.train.loop import FitContext, predict, run_stage
@@ -179,7 +180,7 @@ def cross_validate(
     per_fold = []
     for i, (tr, te) in enumerate(folds):
         torch.manual_seed(cfg.seed + i)
-        model.reset_classifier(len(splits.classes))
+        reset_head(model, len(splits.classes))  # distillation heads start tied, as in create_classifier
         model.to(device)
         tr_t, te_t = torch.as_tensor(tr), torch.as_tensor(te)
         fold_feats = FeatureSet(x[tr_t], y[tr_t], x[te_t], y[te_t])

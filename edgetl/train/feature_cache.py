@@ -44,8 +44,13 @@ class FeatureSet:
 
 
 def backbone_hash(model: torch.nn.Module) -> str:
-    """sha256 of every tensor outside the classifier: the exact weights that make the features."""
-    head = {id(p) for p in model.get_classifier().parameters()}
+    """sha256 of every tensor outside the classifier(s): the exact weights that make the features.
+
+    Every head counts as classifier (LeViT's and DeiT-distilled's `get_classifier()` is a tuple),
+    its buffers too (LeViT's NormLinear carries BatchNorm statistics)."""
+    from edgetl.models.heads import head_modules
+
+    head = {id(t) for m in head_modules(model) for t in (*m.parameters(), *m.buffers())}
     h = hashlib.sha256()
     for name, t in model.state_dict(keep_vars=True).items():
         if id(t) in head:
