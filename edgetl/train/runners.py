@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgetl.models.heads import classifier_head
 from edgetl.progress import Reporter
 from edgetl.registry import Registry
 from edgetl.train import distributed
@@ -178,7 +179,7 @@ class ProbeRunner(Runner):
                 model_name=c.cfg.model,
             )
         model.requires_grad_(False)
-        head = model.get_classifier()
+        head = classifier_head(model)  # one module even for LeViT's/DeiT-distilled's two heads
         head.requires_grad_(True)
         return head
 
@@ -213,7 +214,7 @@ class ProbeRunner(Runner):
             yield f.val_x[i:j], f.val_y[i:j]
 
     def forward(self, model: nn.Module, x: torch.Tensor, training: bool) -> torch.Tensor:
-        return model.get_classifier()(F.dropout(x, self.drop, training=training))
+        return classifier_head(model)(F.dropout(x, self.drop, training=training))
 
     def train_forward(self, trainable: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return trainable(F.dropout(x, self.drop, training=True))
