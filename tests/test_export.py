@@ -459,13 +459,14 @@ def test_data_that_does_not_fit_the_labels(tmp_path, lite_run):
 
 
 def test_failed_gate_leaves_no_file_and_removes_a_stale_one(tmp_path, lite_run, monkeypatch):
-    from edgetl.export import parity
+    from edgetl.export import precisions
+    from edgetl.export.gate import Gate
 
     out = tmp_path / "out"
     out.mkdir()
     stale = out / "tf_efficientnet_lite0-fp32-cpu-x86.onnx"
     stale.write_bytes(b"an older export")
-    monkeypatch.setattr(parity, "FP32_GATE", parity.Gate(min_agreement=0.999, max_abs_diff=-1.0))
+    monkeypatch.setattr(precisions, "FP32_GATE", Gate(min_agreement=0.999, max_abs_diff=-1.0))
     with pytest.raises(
         ExportError,
         match=r"fp32 variant failed its gate \(top-1 agreement >= 99.9%, max \|logit diff\| <= -1\)",
@@ -518,15 +519,15 @@ def test_config_rejects_bad_numbers(lite_run):
 
 def test_budget_finer_than_one_val_image_is_applied_as_one_image():
     """153 val images: one image is 0.65 points, so a 0.5 budget tolerates one flip but not two."""
-    from types import SimpleNamespace
+    from edgetl.export.gate import Gate, ParityResult
 
-    from edgetl.export.api import _gate_failures
+    def result(correct: int) -> ParityResult:
+        return ParityResult(n=153, max_abs_diff=0.0, mean_abs_diff=0.0, rel_diff=0.0, agreement=1.0, flips=0,
+                            accuracy=correct / 153, reference_accuracy=146 / 153, provider="cpu")  # fmt: skip
 
-    no_gate = SimpleNamespace(failures=lambda r: [])
-    one = SimpleNamespace(n=153, reference_accuracy=146 / 153, accuracy=145 / 153)
-    two = SimpleNamespace(n=153, reference_accuracy=146 / 153, accuracy=144 / 153)
-    assert _gate_failures(no_gate, one, 0.5, "int8") == []
-    (msg,) = _gate_failures(no_gate, two, 0.5, "int8")
+    one, two = result(145), result(144)
+    assert Gate(min_agreement=0.0, max_acc_drop=0.5).failures(one) == []
+    (msg,) = Gate(min_agreement=0.0, max_acc_drop=0.5).failures(two)
     assert "budget 0.5, applied as one of 153 val images = 0.65" in msg
-    assert _gate_failures(no_gate, two, 2.0, "int8") == []
-    assert _gate_failures(no_gate, two, 0.5, "fp32") == []
+    assert Gate(min_agreement=0.0, max_acc_drop=2.0).failures(two) == []
+    assert Gate(min_agreement=0.0, max_acc_drop=None).failures(two) == []  # fp32/fp16: no accuracy budget

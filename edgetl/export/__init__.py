@@ -4,10 +4,12 @@
     report = export(ExportConfig(source="runs/ants", precisions=["fp32", "fp16", "int8"], target="cpu-x86"))
     print(report.variant("int8").val_accuracy, report.variant("int8").nodes_in_float)
 
-Modules: config (ExportConfig), targets (deployment targets -> precision schemes), onnx_export
-(torch -> ONNX, exporter choice), graph (simplify/check/shape inference/metadata), parity
-(gates on real val images), fp16, quantize (dynamic + static QDQ, calibration), budget (node
-fallback for the accuracy budget), report (export_report.json/.md), api (export()).
+Modules: config (ExportConfig), precisions (registry: build step, gate, native providers,
+defaults per target), targets (deployment targets -> INT8 schemes, refusals), builders (how
+each precision is made), gate (the checks a variant must pass), onnx_export (torch -> ONNX,
+exporter choice), graph (simplify/check/shape inference/metadata), parity (outputs vs PyTorch on
+real val images), fp16, quantize (dynamic + static QDQ, calibration), budget (node fallback for
+the accuracy budget), report (export_report.json/.md), api (export()).
 Heavy libraries (torch, onnx, onnxruntime) load only when export runs.
 """
 
@@ -16,7 +18,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from edgetl.export.config import CALIB_METHODS, EXPORTERS, ExportConfig
-from edgetl.export.targets import PRECISIONS, TARGETS, QuantScheme, Target
+from edgetl.export.precisions import PRECISIONS, Precision, default_precisions
+from edgetl.export.targets import TARGETS, QuantScheme, Target
 
 if TYPE_CHECKING:
     from edgetl.export.api import export
@@ -42,8 +45,10 @@ __all__ = [
     "TARGETS",
     "ExportConfig",
     "ExportReport",
+    "Precision",
     "QuantScheme",
     "Target",
     "VariantReport",
+    "default_precisions",
     "export",
 ]

@@ -5,42 +5,56 @@
 
 `source` is a run directory, a checkpoint `.safetensors`, or a timm model name (then `weights`
 and `labels` are required). Mistakes (unknown target or precision, bad numbers) raise a
-one-line error naming the option here, not halfway through an export.
+one-line error naming the option here, not halfway through an export. Each field's help text
+(`metadata["help"]`, and `metadata["flag"]` where the flag is not spelled like the field) is
+what `edgetl export --help` shows: the CLI's flags are generated from these fields.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from edgetl.errors import EdgetlError, UnknownNameError
-from edgetl.export.targets import TARGETS, check_precision
+from edgetl.export.precisions import PRECISIONS, check_precision
+from edgetl.export.targets import TARGETS
 
 EXPORTERS = ("auto", "dynamo", "torchscript")
 CALIB_METHODS = ("minmax", "entropy", "percentile")
 
 
+def _opt(default: Any, help: str, **meta: Any) -> Any:  # noqa: A002 - mirrors argparse's name
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, **meta})
+    return field(default=default, metadata={"help": help, **meta})
+
+
 @dataclass
 class ExportConfig:
-    source: str = ""  # RUN_DIR, checkpoint .safetensors, or a timm model name (with weights + labels)
-    weights: str | None = None  # state dict file for a timm model name source
-    labels: list[str] | None = None  # class names for a timm model name source
-    precisions: list[str] = field(default_factory=lambda: ["fp32", "int8"])
-    target: str = "cpu-x86"
-    opset: int | None = None  # None: DEFAULT_OPSET when the installed onnxruntime runs it
-    dynamic_batch: bool = True
-    exporter: str = "auto"  # auto | dynamo | torchscript
-    bake_preprocess: bool = False  # graph takes uint8 NHWC images and normalises itself
-    softmax: bool = False  # add a "probs" output next to "logits"
-    calib_images: int = 128  # from the TRAIN split, stratified by class
-    calib_method: str = "minmax"
-    max_acc_drop: float | None = 0.5  # top-1 points on val an INT8 variant may lose; None: no budget
-    max_fallback_nodes: int = 12  # nodes the budget may keep in float before giving up
-    int8_min_agreement: float = 0.95  # INT8 top-1 agreement with PyTorch on val
-    data: str | None = None  # overrides the run's data folder
-    val_split: float | None = None  # for a flat data folder without train/ and val/
-    seed: int = 0
-    parity_images: int | None = None  # None: every val image
-    out_dir: str | None = None  # default RUN_DIR/export
+    source: str = _opt("", "run directory or checkpoint .safetensors (or a timm model name with --model)")
+    weights: str | None = _opt(None, "state dict (.safetensors or .pth) for --model, head included")
+    labels: list[str] | None = _opt(None, "class names for --model: a labels.txt (one per line) or a,b,c")
+    precisions: list[str] = _opt(["fp32", "int8"], "comma list of " + ", ".join(PRECISIONS.names()))
+    target: str = _opt("cpu-x86", " | ".join(TARGETS.names()) + " (picks the INT8 scheme)")
+    opset: int | None = _opt(None, "ONNX opset (default 18 when the installed onnxruntime runs it)")
+    dynamic_batch: bool = _opt(
+        True, "fix the batch size to 1 instead of a dynamic batch axis", flag="--static-batch"
+    )
+    exporter: str = _opt("auto", " | ".join(EXPORTERS) + " (auto: whichever gives a clean graph)")
+    bake_preprocess: bool = _opt(False, "graph takes uint8 NHWC images (resized) and normalises itself")
+    softmax: bool = _opt(False, 'add a "probs" output next to "logits"')
+    calib_images: int = _opt(128, "INT8 calibration images from the train split, stratified by class")
+    calib_method: str = _opt("minmax", " | ".join(CALIB_METHODS) + " (INT8 calibration)")
+    max_acc_drop: float | None = _opt(0.5, "top-1 points INT8 may lose on val, or 'none'")
+    max_fallback_nodes: int = _opt(12, "nodes the accuracy budget may keep in float before giving up")
+    int8_min_agreement: float = _opt(0.95, "INT8 top-1 agreement with PyTorch on val, a fraction")
+    data: str | None = _opt(
+        None, "image folder overriding the run's data (val: parity gate, train: calibration)"
+    )
+    val_split: float | None = _opt(None, "for a --data folder without train/ and val/: fraction held out")
+    seed: int = _opt(0, "seed for --val-split and image sampling with --data")
+    parity_images: int | None = _opt(None, "check on this many val images (default: all)")
+    out_dir: str | None = _opt(None, "output folder (default RUN_DIR/export)", flag="--out")
 
     def __post_init__(self) -> None:
         if not str(self.source).strip():
@@ -49,9 +63,9 @@ class ExportConfig:
             self.precisions = [p for p in self.precisions.split(",") if p.strip()]
         self.precisions = [check_precision(p.strip()) for p in self.precisions]
         if not self.precisions:
-            raise EdgetlError("--precisions is empty; choose from fp32, fp16, int8-dynamic, int8")
+            raise EdgetlError(f"--precisions is empty; choose from {', '.join(PRECISIONS.names())}")
         # fp32 first: every other variant is derived from (and compared next to) the fp32 graph
-        self.precisions = sorted(dict.fromkeys(self.precisions), key=lambda p: p != "fp32")
+        self.precisions = sorted(dict.fromkeys(self.precisions), key=lambda p: PRECISIONS.get(p).derived)
         target = TARGETS.get(self.target)
         for p in self.precisions:
             target.check(p)

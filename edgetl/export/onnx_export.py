@@ -139,6 +139,11 @@ def _example(input_size, bake_preprocess: bool, batch: int) -> Any:
     return torch.randn(batch, c, h, w)
 
 
+def _io_names(outputs: list[str], opset: int) -> dict[str, Any]:
+    """What both exporters are told alike: tensor names and opset."""
+    return {"input_names": [INPUT], "output_names": outputs, "opset_version": opset}
+
+
 def _torchscript(module: Any, x: Any, outputs: list[str], opset: int, dynamic: bool) -> Any:
     import onnx
     import torch
@@ -150,11 +155,9 @@ def _torchscript(module: Any, x: Any, outputs: list[str], opset: int, dynamic: b
         (x,),
         buf,
         dynamo=False,
-        input_names=[INPUT],
-        output_names=outputs,
-        opset_version=opset,
         dynamic_axes=axes,
         do_constant_folding=True,
+        **_io_names(outputs, opset),
     )
     return onnx.load_from_string(buf.getvalue())
 
@@ -167,12 +170,10 @@ def _dynamo(module: Any, x: Any, outputs: list[str], opset: int, dynamic: bool) 
         module,
         (x,),
         dynamo=True,
-        input_names=[INPUT],
-        output_names=outputs,
-        opset_version=opset,
         dynamic_shapes=shapes,
         optimize=True,
         verbose=False,
+        **_io_names(outputs, opset),
     )
     return program.model_proto  # weights in memory: serialize() writes them inline
 

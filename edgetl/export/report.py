@@ -16,8 +16,9 @@ from typing import Any
 
 from edgetl._io import atomic_write_json, atomic_write_text
 from edgetl.metrics import percent
+from edgetl.runfolder import EXPORT_REPORT
 
-REPORT_JSON = "export_report.json"
+REPORT_JSON = EXPORT_REPORT  # the run folder's name for it; edgetl.runfolder.read_export_report reads it
 REPORT_MD = "export_report.md"
 
 

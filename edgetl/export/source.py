@@ -29,19 +29,17 @@ class Source:
     origin: str  # what the user pointed at, for messages and the report
 
 
-def _run_config(run_dir: Path) -> dict[str, Any]:
-    import yaml
+def _run_data(run_dir: Path) -> tuple[str | None, float | None, int]:
+    """(data, val_split, seed) from the run's config.yaml (edgetl.runfolder); no config: no data."""
+    from edgetl import runfolder as rf
 
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        return {}
     try:
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise EdgetlError(
-            f"{path}: unreadable run config ({str(e).splitlines()[0]}); pass --data DIR"
-        ) from None
-    return cfg if isinstance(cfg, dict) else {}
+        cfg = rf.read_train_config(run_dir)
+    except rf.MissingRunFile:
+        return None, None, 0
+    except rf.RunFileError as e:
+        raise EdgetlError(f"{e}; pass --data DIR") from None
+    return (str(cfg.data) if cfg.data else None), cfg.val_split, int(cfg.seed or 0)
 
 
 def _looks_like_path(s: str) -> bool:
@@ -64,24 +62,19 @@ def resolve_source(source: str, weights: str | None = None, labels: list[str] | 
         raise CheckpointError(
             f"{source} does not exist (not a run directory, a checkpoint file or a timm model name)"
         )
+    from edgetl import runfolder as rf
+
     path = Path(source)
     model, meta = load_classifier(path)
     if path.is_dir():
         run_dir: Path | None = path
-    elif path.parent.name == "checkpoints" and (path.parent.parent / "config.yaml").is_file():
+    elif path.parent.name == rf.CHECKPOINTS and rf.RunFolder(path.parent.parent).config.is_file():
         run_dir = path.parent.parent
     else:
         run_dir = None
-    cfg = _run_config(run_dir) if run_dir else {}
-    data = cfg.get("data")
+    data, val_split, seed = _run_data(run_dir) if run_dir else (None, None, 0)
     return Source(
-        model=model,
-        meta=meta,
-        run_dir=run_dir,
-        data=str(data) if data else None,
-        val_split=cfg.get("val_split"),
-        seed=int(cfg.get("seed", 0) or 0),
-        origin=str(path),
+        model=model, meta=meta, run_dir=run_dir, data=data, val_split=val_split, seed=seed, origin=str(path)
     )
 
 

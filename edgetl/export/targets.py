@@ -4,6 +4,9 @@
     scheme = target.int8            # QuantScheme(activations="u8", weights="s8", ...)
     target.check("int8")            # raises ExportError with the reason when a target refuses
 
+What each precision is (build step, gate, native providers, defaults per target) lives in
+edgetl.export.precisions; a target only says how it makes INT8 and which precisions it refuses.
+
 The schemes follow what was measured here (NOTES: U8 activations / S8 weights QDQ ran 2.1x
 faster than FP32 on x86 with VNNI; S8/S8 gave no speedup) and onnxruntime's own guidance
 (`quantize_static` docstring: symmetric S8 activations on ARM, symmetric S8/S8 for TensorRT).
@@ -14,10 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgetl.errors import ExportError, UnknownNameError
+from edgetl.errors import ExportError
 from edgetl.registry import Registry
-
-PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,6 @@ class Target:
             raise ExportError(
                 f"--target {self.name} does not take precision {precision}: {self.refused[precision]}"
             )
-
-    def scheme(self, precision: str) -> QuantScheme | None:
-        return {"int8": self.int8, "int8-dynamic": self.int8_dynamic}.get(precision)
 
 
 TARGETS: Registry[Target] = Registry("deployment target (--target)")
@@ -127,11 +125,4 @@ TARGETS.register(
 )
 
 
-def check_precision(name: str) -> str:
-    """Validate a precision name (suggests close names)."""
-    if name not in PRECISIONS:
-        raise UnknownNameError("precision (--precisions)", name, PRECISIONS)
-    return name
-
-
-__all__ = ["PRECISIONS", "TARGETS", "QuantScheme", "Target", "check_precision"]
+__all__ = ["TARGETS", "QuantScheme", "Target"]

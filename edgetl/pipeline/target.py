@@ -16,8 +16,7 @@ import platform
 from dataclasses import dataclass, field
 
 from edgetl.errors import EdgetlError
-
-PRECISIONS_FOR = {"cpu-x86": ["fp32", "int8"], "cpu-arm": ["fp32", "int8"], "cuda": ["fp32", "fp16"]}
+from edgetl.export.precisions import default_precisions
 
 
 @dataclass
@@ -46,22 +45,24 @@ def plan_target(target: str, precisions: list[str] | None = None) -> Plan:
     """The export/bench plan for `target` ("auto" detects the CPU; CUDA is added later, once probed)."""
     if target == "auto":
         cpu = cpu_target()
-        plan = Plan([(cpu, list(precisions or PRECISIONS_FOR[cpu]))], ["cpu"], cpu)
+        plan = Plan([(cpu, list(precisions or default_precisions(cpu)))], ["cpu"], cpu)
         plan.reasons.append(f"{platform.machine()} CPU -> {cpu}")
         return plan
     if target in ("cpu-x86", "cpu-arm"):
         return Plan(
-            [(target, list(precisions or PRECISIONS_FOR[target]))],
+            [(target, list(precisions or default_precisions(target)))],
             ["cpu"],
             target,
             reasons=[f"--target {target}"],
         )
-    if target == "cuda":
+    if target in ("cuda", "tensorrt"):  # GPU targets: benched on the CPU and on their own provider
         cpu = cpu_target()
-        plan = Plan([("cuda", list(precisions or PRECISIONS_FOR["cuda"]))], ["cpu", "cuda"], cpu, cuda=True)
-        plan.reasons.append("--target cuda")
+        plan = Plan(
+            [(target, list(precisions or default_precisions(target)))], ["cpu", target], cpu, cuda=True
+        )
+        plan.reasons.append(f"--target {target}")
         return plan
-    raise EdgetlError(f"unknown --target {target!r}; use auto, cpu-x86, cpu-arm or cuda")
+    raise EdgetlError(f"unknown --target {target!r}; use auto, cpu-x86, cpu-arm, cuda or tensorrt")
 
 
 def cuda_works(onnx_path: str | os.PathLike) -> tuple[bool, str]:
@@ -97,4 +98,4 @@ def add_cuda_if_working(plan: Plan, fp32_onnx: str | os.PathLike) -> Plan:
     return plan
 
 
-__all__ = ["PRECISIONS_FOR", "Plan", "add_cuda_if_working", "cpu_target", "cuda_works", "plan_target"]
+__all__ = ["Plan", "add_cuda_if_working", "cpu_target", "cuda_works", "plan_target"]

@@ -1,0 +1,164 @@
+"""How each precision is made from the verified FP32 graph (the `build` step of a Precision).
+
+    model = build_int8(ctx, variant_report, gate)     # an onnx.ModelProto, not yet gated or written
+
+A builder fills in how the variant was made (`VariantReport.scheme`, fallback steps) and returns
+the model; `edgetl.export.api` then stamps metadata, gates it with the same `gate` and writes it.
+Heavy libraries (onnx, onnxruntime) load inside the builders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edgetl.errors import ExportError
+from edgetl.export.gate import Gate, ParityResult
+from edgetl.export.parity import BATCH, PreparedImages, compare_onnx, eval_set, prepare_images
+from edgetl.export.report import VariantReport
+from edgetl.progress import Reporter
+from edgetl.runtime.metadata import ModelMetadata
+
+if TYPE_CHECKING:
+    from edgetl.export.config import ExportConfig
+    from edgetl.export.source import Source
+    from edgetl.export.targets import Target
+
+SENSITIVITY_IMAGES = 16  # calibration images used to rank nodes for the accuracy budget
+
+
+@dataclasses.dataclass
+class BuildContext:
+    """Everything the variant builders share: the FP32 file, the val images and PyTorch's logits."""
+
+    cfg: ExportConfig
+    target: Target
+    src: Source
+    imgs: PreparedImages  # val images the gate runs on
+    ref: np.ndarray  # PyTorch logits on them
+    train: list  # train split samples (calibration pool)
+    val: list  # val split samples (calibration pool when there is no train split)
+    label_index: dict[int, int]
+    work: Path
+    fp32_path: Path
+    rep: Reporter
+    metadata: ModelMetadata  # stamped into every variant (with its precision)
+    out_dir: Path
+    _pre: Path | None = None
+    _calib: np.ndarray | None = None
+
+    @property
+    def batch(self) -> int:
+        return BATCH if self.cfg.dynamic_batch else 1
+
+    @property
+    def n_calib(self) -> int:
+        return 0 if self._calib is None else len(self._calib)
+
+    def pre(self) -> Path:
+        """The FP32 model after onnxruntime's quant_pre_process (shared by both INT8 kinds)."""
+        from edgetl.export.quantize import preprocess
+
+        if self._pre is None:
+            self._pre = preprocess(self.fp32_path, self.work / "fp32-pre.onnx")
+        return self._pre
+
+    def calib_inputs(self, v: VariantReport) -> np.ndarray:
+        from edgetl.export.quantize import stratified
+
+        if self._calib is None:
+            pool = self.train
+            if not pool:
+                pool = self.val
+                v.notes.append(
+                    "the data has no train split: calibrated on validation images (accuracy may be optimistic)"
+                )
+            chosen = stratified(
+                pool, self.cfg.calib_images, self.src.seed if not self.cfg.data else self.cfg.seed
+            )
+            if len(chosen) < self.cfg.calib_images:
+                v.notes.append(
+                    f"only {len(chosen)} calibration images available (asked for {self.cfg.calib_images})"
+                )
+            ev = eval_set(chosen, self.label_index, "calibration")
+            cal = prepare_images(ev, self.src.meta.data_config, "calibration")
+            self._calib = cal.inputs(self.cfg.bake_preprocess)
+        return self._calib
+
+    def parity(self, path: Path, providers: str = "cpu") -> ParityResult:
+        return compare_onnx(path, self.imgs, self.ref, self.cfg.bake_preprocess, providers, self.batch)
+
+
+def _load(path: Path) -> Any:
+    import onnx
+
+    return onnx.load(str(path))
+
+
+def build_fp32(ctx: BuildContext, v: VariantReport, gate: Gate) -> Any:
+    return _load(ctx.fp32_path)
+
+
+def build_fp16(ctx: BuildContext, v: VariantReport, gate: Gate) -> Any:
+    from edgetl.export.fp16 import to_fp16
+
+    v.scheme = "FP16 weights and activations, float32 inputs/outputs (keep_io_types)"
+    return to_fp16(_load(ctx.fp32_path))
+
+
+def build_int8_dynamic(ctx: BuildContext, v: VariantReport, gate: Gate) -> Any:
+    from edgetl.export.quantize import quantize_int8_dynamic
+
+    scheme = ctx.target.int8_dynamic
+    v.scheme = f"dynamic (weights only): {scheme.weights.upper()} weights, {'per-channel' if scheme.per_channel else 'per-tensor'}"
+    return _load(quantize_int8_dynamic(ctx.pre(), ctx.work / "int8-dynamic.onnx", scheme))
+
+
+def build_int8(ctx: BuildContext, v: VariantReport, gate: Gate) -> Any:
+    """Static QDQ INT8; when it misses the gate, keep the most sensitive nodes in float (budget.py)."""
+    from edgetl.export.budget import fit_budget, rank_sensitive
+    from edgetl.export.quantize import ArrayCalibrationReader, StaticQuantizer
+
+    cfg = ctx.cfg
+    scheme = ctx.target.int8
+    v.scheme = f"static {scheme.describe()}, {cfg.calib_method} calibration"
+    pre = ctx.pre()
+    calib = ctx.calib_inputs(v)
+    v.scheme += f" on {len(calib)} train images"
+    softmax_nodes = [n.name for n in _load(pre).graph.node if n.op_type == "Softmax" and "probs" in n.output]
+    q = StaticQuantizer(pre, scheme, ArrayCalibrationReader(calib), cfg.calib_method, ctx.work, softmax_nodes)
+
+    def measure(path: Path) -> tuple[float, bool]:
+        r = ctx.parity(path)
+        return r.accuracy, not gate.failures(r)
+
+    chosen = q.quantize(ctx.work / "int8.onnx")
+    acc, ok = measure(chosen)
+    if ok or cfg.max_acc_drop is None or cfg.max_fallback_nodes <= 0:
+        return _load(chosen)
+    ctx.rep.info(f"int8 misses its gate (val top-1 {100 * acc:.2f}%): ranking nodes by quantization error")
+    ranking = rank_sensitive(pre, chosen, calib[:SENSITIVITY_IMAGES], ctx.work)
+    result = fit_budget(ranking, q.quantize, measure, ctx.work, cfg.max_fallback_nodes)
+    v.fallback_steps = [dataclasses.asdict(s) for s in result.steps]
+    v.nodes_in_float = list(result.excluded)
+    for s in result.steps:
+        ctx.rep.info(
+            f"budget: +{', '.join(s.nodes_added)} in float ({s.tensor}, {s.sqnr_db:.1f} dB) -> "
+            f"val top-1 {100 * s.accuracy:.2f}%"
+        )
+    if not result.passed:
+        last = 100 * (result.steps[-1].accuracy if result.steps else acc)
+        raise ExportError(
+            f"int8: the accuracy budget cannot be met: val top-1 {last:.2f}% vs PyTorch "
+            f"{100 * float((ctx.ref.argmax(1) == ctx.imgs.labels).mean()):.2f}% (budget {cfg.max_acc_drop:g} points) "
+            f"even with {len(result.excluded)} node(s) kept in float (limit --max-fallback-nodes "
+            f"{cfg.max_fallback_nodes}); raise --max-acc-drop or --max-fallback-nodes, try --calib-method "
+            "entropy/percentile or more --calib-images, or deploy fp32/fp16"
+        )
+    return _load(result.path)
+
+
+__all__ = ["BuildContext", "build_fp16", "build_fp32", "build_int8", "build_int8_dynamic"]
