@@ -12,6 +12,7 @@ reports) are decided in one place. Torch-free; bars are drawn by rich, only on a
         for cell in cells:
             advance(ms=2.31)
     rep.warn("CUDA not available, fell back to CPU")          # stderr, shown even with --quiet
+    rep.error("broken.jpg: not an image")                    # stderr: one item failed, the rest go on
     rep.result("best: int8 2.3x")                             # stdout, always shown
 
 A library function takes `reporter: Reporter | None = None` and uses `reporter or Reporter(quiet=True)`.
@@ -70,6 +71,10 @@ class Reporter:
     def warn(self, msg: str) -> None:
         """Something the user should know even with --quiet (skipped files, fallbacks)."""
         self._write(f"{self.prefix}warning: {msg}")
+
+    def error(self, msg: str) -> None:
+        """One item failed and the rest go on (an unreadable image); always shown."""
+        self._write(f"{self.prefix}error: {msg}")
 
     def result(self, msg: str) -> None:
         """The final outcome (stdout by default, so scripts can capture it); always shown."""

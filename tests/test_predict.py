@@ -91,3 +91,26 @@ def test_predict_accuracy_equals_bench_accuracy(model_path, val_dir, tmp_path, c
     (row,) = rep.rows
     assert row.n_eval == 21
     assert row.accuracy == pytest.approx(acc["top1"], abs=1e-6)
+
+
+def test_library_predict_streams_results_and_reports_errors(model_path, val_dir):
+    """`edgetl.bench.predict.predict` is what the CLI prints: results in order, errors as data."""
+    import io
+
+    from edgetl.bench.predict import PredictConfig, predict
+    from edgetl.config import ConfigError
+    from edgetl.progress import Reporter
+
+    (val_dir / "ant" / "broken.jpg").write_bytes(b"junk")
+    seen, err = [], io.StringIO()
+    cfg = PredictConfig(model=str(model_path), inputs=[str(val_dir)], topk=2, providers="cpu", batch=4)
+    report = predict(cfg, Reporter(stream=err, prefix="edgetl predict: "), on_result=seen.append)
+    assert seen == report.predictions and len(seen) == 21
+    assert all(len(r.prediction.topk) == 2 and r.truth in ("ant", "bee", "wasp") for r in seen)
+    assert [e["path"] for e in report.errors] == [str(val_dir / "ant" / "broken.jpg")]
+    assert err.getvalue().startswith("edgetl predict: error: ") and "broken.jpg" in err.getvalue()
+    acc = report.accuracy
+    assert acc["images"] == 21 and acc["correct"] == sum(r.prediction.label == r.truth for r in seen)
+    assert report.summary_lines()[-1].startswith("21 image(s) classified, 1 failed; model m.onnx on CPU")
+    with pytest.raises(ConfigError, match="--batch must be >= 1, got 0"):
+        PredictConfig(model=str(model_path), inputs=[str(val_dir)], batch=0)

@@ -65,17 +65,15 @@ def test_disabled_reporter_is_silent() -> None:
     assert err.getvalue() == out.getvalue() == ""
 
 
-def test_prefix_marks_progress_and_warnings_not_results() -> None:
-    """bench and export name themselves on stderr ("edgetl bench: ..."); stdout stays parseable."""
+def test_prefix_marks_stderr_lines_not_results() -> None:
+    """bench, export and predict name themselves on stderr ("edgetl bench: ..."); stdout stays parseable."""
     err, out = io.StringIO(), io.StringIO()
     rep = Reporter(stream=err, result_stream=out, tty=False, prefix="edgetl bench: ", style="dim")
-    rep.info("loading model.onnx on CPUExecutionProvider [1/2]")
-    rep.warn("no GPU")
+    for say, msg in ((rep.info, "loading m.onnx [1/2]"), (rep.warn, "no GPU"), (rep.error, "x.jpg: bad")):
+        say(msg)
     rep.result("written: bench.json")
-    assert err.getvalue().splitlines() == [
-        "edgetl bench: loading model.onnx on CPUExecutionProvider [1/2]",
-        "edgetl bench: warning: no GPU",
-    ]
+    want = "edgetl bench: loading m.onnx [1/2]|edgetl bench: warning: no GPU|edgetl bench: error: x.jpg: bad"
+    assert "|".join(err.getvalue().splitlines()) == want
     assert out.getvalue() == "written: bench.json\n"
 
 
