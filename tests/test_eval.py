@@ -90,3 +90,21 @@ def test_eval_bad_inputs(probe_run: Path, tmp_path: Path, capsys) -> None:
     assert "--cv must be >= 2 folds" in capsys.readouterr().err
     assert main(["eval", str(probe_run), "--cv", "20"]) == 2
     assert "--cv 20:" in capsys.readouterr().err
+
+
+def test_eval_flags_are_evaluates_arguments() -> None:
+    """EvalConfig's fields are `evaluate`'s arguments (same names, same defaults) and the CLI's flags."""
+    import dataclasses
+    import inspect
+
+    from edgetl.cli import build_parser
+    from edgetl.train import evaluate
+    from edgetl.train.eval_config import EvalConfig
+
+    params = {n: p.default for n, p in inspect.signature(evaluate).parameters.items() if n != "reporter"}
+    fields = {f.name: f.default for f in dataclasses.fields(EvalConfig)}
+    assert fields == {**params, "run_dir": dataclasses.MISSING}
+    args = build_parser().parse_args(["eval", "runs/x", "--cv", "5", "--split", "all", "--quiet"])
+    assert (args.run_dir, args.cv, args.split, args.data, args.quiet) == ("runs/x", 5, "all", None, True)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["eval", "runs/x", "--device", "tpu"])
