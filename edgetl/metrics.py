@@ -103,19 +103,25 @@ def classification_metrics(
     return out
 
 
+def as_number(v: Any) -> float | None:
+    """`v` as a float for display; None for None, NaN, a bool or anything that is not a number."""
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
 def percent(x: Any, digits: int = 2, missing: str = "-", width: int = 0) -> str:
     """A fraction as percent text, the one way every report, table and line shows one.
 
     percent(0.94771) -> "94.77%"; percent(0.886, 1, width=5) -> " 88.6%"; None, NaN or a
     non-number -> `missing` (each caller keeps its own mark: "-", "n/a", ...).
     """
-    if isinstance(x, bool) or x is None:
-        return missing
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return missing
-    return missing if math.isnan(f) else f"{100 * f:{width}.{digits}f}%"
+    f = as_number(x)
+    return missing if f is None else f"{100 * f:{width}.{digits}f}%"
 
 
 def format_metrics(m: dict[str, Any]) -> str:
@@ -253,4 +259,12 @@ def plot_curves(metrics_rows: Sequence[dict[str, Any]], path: str | os.PathLike)
     return _save(fig, path)
 
 
-__all__ = ["classification_metrics", "format_metrics", "percent", "plot_confusion", "plot_curves", "softmax"]
+__all__ = [
+    "as_number",
+    "classification_metrics",
+    "format_metrics",
+    "percent",
+    "plot_confusion",
+    "plot_curves",
+    "softmax",
+]

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-
-def num(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
+from edgetl.metrics import as_number as num
+from edgetl.metrics import percent
 
 
 def pct(v: Any, digits: int = 2) -> str:
-    """Accuracy-like values: fractions (0..1) are shown as percent."""
-    f = num(v)
-    if f is None:
-        return "–"
-    return f"{f * 100:.{digits}f}%" if abs(f) <= 1.0 else f"{f:.{digits}f}%"
+    """Accuracy-like values (fractions) as percent: the library's one formatter, with the report's dash."""
+    return percent(v, digits, missing="–")
 
 
 def fnum(v: Any, digits: int = 2, unit: str = "") -> str:
