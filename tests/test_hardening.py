@@ -211,3 +211,71 @@ def test_val_split_leaves_every_class_an_image_on_each_side(tmp_path) -> None:
     (root / "cat" / "img_001.png").unlink()
     with pytest.raises(EdgetlError, match=r"at least 2 images per class .*class 'cat' has 1"):
         load_splits(root, val_split=0.25)
+
+
+# ------------------------------------------------------------- 3. labels vs the model's outputs
+
+
+@pytest.mark.parametrize("labels", [["ant"], ["ant", "bee", "wasp"]])
+def test_labels_that_do_not_match_the_model_outputs_are_refused_in_one_line(labels, tmp_path, capfd) -> None:
+    from _onnx_fixtures import export_tiny, metadata_for, stamp
+
+    from edgetl.runtime import Classifier
+
+    model = stamp(export_tiny(tmp_path / "m.onnx", LABELS), metadata_for(labels))
+    with pytest.raises(EdgetlError) as e:
+        Classifier.load(model, providers="cpu")
+    assert f"gives 2 class scores but its metadata lists {len(labels)} labels" in str(e.value), str(e.value)
+    write_images(tmp_path / "img", COLORS[0], 1, size=(32, 32))
+    line = one_line_error(capfd, ["predict", str(model), str(tmp_path / "img")])
+    assert "set edgetl.labels to 2 class names" in line
+
+
+# -------------------------------------------------------- 5. predict(list of paths) in bounded memory
+
+CHILD = r"""
+import json, resource, sys, time
+from edgetl.runtime import Classifier
+
+model, paths = sys.argv[1], json.loads(open(sys.argv[2]).read())
+clf = Classifier.load(model, providers="cpu", threads=1)
+clf.predict(paths[:64])  # warm-up: onnxruntime's arenas and the allocator reach their size
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+batch = clf.predict(paths)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t1 = time.perf_counter()
+singles = [clf.predict(p) for p in paths]
+print(f"batch {t1 - t0:.1f} s, singles {time.perf_counter() - t1:.1f} s", file=sys.stderr)
+print(json.dumps({"growth_mb": (peak - base) / 1024, "n": len(batch),
+                  "same": [b.to_dict() == s.to_dict() for b, s in zip(batch, singles)]}))
+"""
+
+
+@pytest.mark.slow
+def test_predict_on_2000_paths_runs_in_bounded_memory_with_the_same_results(tmp_path) -> None:
+    """Issue 12 must-show 3: peak RSS growth < 300 MB (main decoded all 2,000 first: 460 MB)."""
+    import json
+
+    import numpy as np
+    from _onnx_fixtures import export_tiny
+    from PIL import Image
+
+    model = export_tiny(tmp_path / "m.onnx", LABELS)
+    rng = np.random.default_rng(0)
+    files = []
+    ramp = np.linspace(0, 200, 320)[None, :, None]
+    for i in range(20):  # 320x240 photos: 230 KB each once decoded, 460 MB for all 2,000
+        arr = np.clip(ramp + rng.normal(10 * i, 8, (240, 320, 3)), 0, 255).astype(np.uint8)
+        files.append(str(tmp_path / f"photo_{i:02d}.jpg"))
+        Image.fromarray(arr).save(files[-1], quality=90)
+    listing = tmp_path / "paths.json"
+    listing.write_text(json.dumps([files[i % 20] for i in range(2000)]))
+    r = subprocess.run(
+        [sys.executable, "-c", CHILD, str(model), str(listing)], capture_output=True, text=True, timeout=600
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["n"] == 2000 and all(res["same"]), sum(res["same"])
+    assert res["growth_mb"] < 300, res["growth_mb"]
+    print(f"predict(2000 paths): peak RSS growth {res['growth_mb']:.1f} MB; {r.stderr.strip()}")

@@ -165,14 +165,14 @@ def test_missing_or_malformed_metadata_is_a_clear_error(tmp_path, model_and_onnx
     path = tmp_path / "plain.onnx"
     shutil.copy(model_and_onnx[1], path)
     stamp(path, None)
-    with pytest.raises(EdgetlError, match="no edgetl metadata labels, input_size, mean, std.*edgetl export"):
+    with pytest.raises(EdgetlError, match="no edgetl metadata edgetl.labels, edgetl.input_size, edgetl.mean, edgetl.std in the model: add .*edgetl export"):
         Classifier.load(path, providers="cpu")
     props = metadata_for(["a", "b", "c"]).to_props()
     stamp(path, {**props, "edgetl.labels": "[not json"})
     with pytest.raises(EdgetlError, match="bad edgetl metadata"):
         Classifier.load(path, providers="cpu")
     stamp(path, {**props, "edgetl.labels": '"cat"'})
-    with pytest.raises(EdgetlError, match="labels must be a non-empty list"):
+    with pytest.raises(EdgetlError, match="edgetl.labels must be a list of 1 to 100000 class names .found 'cat'."):
         Classifier.load(path, providers="cpu")
     stamp(path, {**props, "edgetl.interpolation": '"bicubik"'})
     with pytest.raises(EdgetlError, match="bicubic"):

@@ -15,9 +15,10 @@ stateless.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,10 @@ class Classifier:
             )
         self.input_dtype = np.dtype(_ORT_TO_NUMPY[inp.type])
         self._check_input_spec()
-        outputs = [o.name for o in self.session.get_outputs()]
-        self.logits_name = "logits" if "logits" in outputs else outputs[0]
+        outputs = {o.name: list(o.shape) for o in self.session.get_outputs()}
+        self.logits_name = "logits" if "logits" in outputs else next(iter(outputs))
         self.probs_name = "probs" if "probs" in outputs else None
+        self._check_output_size(outputs[self.logits_name])
         b = self.input_shape[0]
         self.static_batch: int | None = b if isinstance(b, int) and b > 0 else None
 
@@ -151,6 +153,20 @@ class Classifier:
                 f"{self.preprocess.layout} at {h}x{w}; the file's metadata does not match its graph (re-export it)"
             )
 
+    def _check_output_size(self, shape: list[Any], found: str = "") -> None:
+        """One label per model output: fewer crash decode, more name classes that can never win."""
+        n = shape[-1] if len(shape) == 2 else None
+        if len(shape) != 2 and shape:
+            raise EdgetlError(
+                f"{self.path}: output {self.logits_name!r} has shape {found or shape}; a classifier gives "
+                "(batch, classes)"
+            )
+        if isinstance(n, int) and n > 0 and n != len(self.labels):
+            raise EdgetlError(
+                f"{self.path}: the model gives {n} class scores{found} but its metadata lists "
+                f"{len(self.labels)} labels; set edgetl.labels to {n} class names (or re-export with edgetl export)"
+            )
+
     # ---------------------------------------------------------------------------- inference
 
     def predict(
@@ -162,11 +178,23 @@ class Classifier:
         return self.predict_batch([x], topk)[0]
 
     def predict_batch(
-        self, images: Sequence[ImageInput] | np.ndarray, topk: int | None = None
+        self, images: Sequence[ImageInput] | np.ndarray | Iterable[ImageInput], topk: int | None = None
     ) -> list[Prediction]:
-        """Images -> one Prediction each, in order."""
-        batch = self.preprocess_batch(images)
-        return self.decode(self.probabilities(batch), topk)
+        """Images -> one Prediction each, in order. Any number of them in bounded memory: they are
+        decoded, preprocessed and run one chunk (`chunk_size`) at a time."""
+        if isinstance(images, (str, os.PathLike, Image.Image)):
+            images = [images]
+        out: list[Prediction] = []
+        for part in _chunks(images, self.chunk_size):
+            out.extend(self.decode(self.probabilities(self.preprocess_batch(part)), topk))
+        if not out:
+            raise InputError("no images given")
+        return out
+
+    @property
+    def chunk_size(self) -> int:
+        """Images per onnxruntime call: the fixed batch of the graph, else DEFAULT_CHUNK."""
+        return self.static_batch or DEFAULT_CHUNK
 
     def preprocess_batch(self, images: Sequence[ImageInput] | np.ndarray) -> np.ndarray:
         """Images -> the model's input batch, exactly as predict() feeds it."""
@@ -178,7 +206,8 @@ class Classifier:
             images = [images]
         if len(images) == 0:
             raise InputError("no images given")
-        batch = self.preprocess.batch([to_image(im) for im in images])
+        # one image decoded at a time: only the (small) model inputs of the batch are held at once
+        batch = np.stack([self.preprocess(to_image(im)) for im in images])
         return batch.astype(self.input_dtype, copy=False)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
@@ -196,6 +225,7 @@ class Classifier:
         k = min(int(topk or self.topk), len(self.labels))
         if k < 1:
             raise InputError(f"topk must be >= 1, got {topk}")
+        self._check_output_size(list(probs.shape), f" (shape {tuple(probs.shape)} from the graph)")
         order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         out = []
         for row, idx in zip(probs, order, strict=True):
@@ -206,7 +236,7 @@ class Classifier:
     def _run(self, batch: np.ndarray, output: str) -> np.ndarray:
         batch = self._validate(batch)
         n = batch.shape[0]
-        chunk = self.static_batch or DEFAULT_CHUNK
+        chunk = self.chunk_size
         parts = []
         for start in range(0, n, chunk):
             part = batch[start : start + chunk]
@@ -259,6 +289,21 @@ def to_image(x: ImageInput) -> Image.Image:
     )
 
 
+def _chunks(images: Any, n: int) -> Iterator[Any]:
+    """Consecutive slices of a sequence or array, or lists from any other iterable, of at most n items."""
+    if isinstance(images, (np.ndarray, Sequence)):
+        for start in range(0, len(images), n):
+            yield images[start : start + n]
+        return
+    if not isinstance(images, Iterable):
+        raise InputError(
+            f"cannot use a {type(images).__name__} as images; pass a list of paths, images or arrays"
+        )
+    it = iter(images)
+    while part := list(itertools.islice(it, n)):
+        yield part
+
+
 def _is_batch(x: Any) -> bool:
     if isinstance(x, (list, tuple)):
         return True
@@ -276,17 +321,11 @@ def read_metadata(session: Any, path: Path) -> ModelMetadata:
     """The edgetl metadata of a loaded session, or an EdgetlError saying what is missing."""
     props = dict(session.get_modelmeta().custom_metadata_map)
     try:
-        md = ModelMetadata.from_props(props)
-        labels = md.labels
-        if not isinstance(labels, list) or not labels or not all(isinstance(s, str) for s in labels):
-            raise ValueError("labels must be a non-empty list of class names")
-        if len(tuple(md.input_size)) != 3:
-            raise ValueError(f"input_size must be (C, H, W), got {md.input_size}")
-        Preprocess.from_metadata(md)  # validates interpolation, crop mode, layout, mean/std
+        md = ModelMetadata.from_props(props)  # checks every value's type, range and size
+        Preprocess.from_metadata(md)  # validates interpolation, crop mode, layout
     except (ValueError, TypeError, EdgetlError) as e:
-        raise EdgetlError(
-            f"{path}: bad edgetl metadata: {e}; export the model with `edgetl export`"
-        ) from None
+        hint = "" if "edgetl export" in str(e) else "; fix the value or re-export the model with `edgetl export`"
+        raise EdgetlError(f"{path}: bad edgetl metadata: {e}{hint}") from None
     return md
 
 
