@@ -206,16 +206,6 @@ def plot_confusion(
     return _save(fig, path)
 
 
-def _num(v: Any) -> float | None:
-    if v is None or v == "":
-        return None
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) else x
-
-
 def plot_curves(metrics_rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
     """Loss and accuracy vs epoch (train and val) from metrics.csv rows; stage changes marked.
 
@@ -226,14 +216,14 @@ def plot_curves(metrics_rows: Sequence[dict[str, Any]], path: str | os.PathLike)
     from matplotlib.ticker import MaxNLocator
 
     rows = list(metrics_rows)
-    epochs = [_num(r.get("epoch")) for r in rows]
+    epochs = [as_number(r.get("epoch")) for r in rows]
     x = [e if e is not None else i for i, e in enumerate(epochs)]
     if any(b < a for a, b in zip(x, x[1:], strict=False)):  # epochs restart per stage: plot in row order
         x = list(range(len(rows)))
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, title in ((ax_loss, "loss", "loss"), (ax_acc, "acc", "accuracy")):
         for split, style in (("train", "-o"), ("val", "-s")):
-            ys = [_num(r.get(f"{split}_{key}")) for r in rows]
+            ys = [as_number(r.get(f"{split}_{key}")) for r in rows]
             pts = [(xi, y) for xi, y in zip(x, ys, strict=True) if y is not None]
             if pts:
                 ax.plot(*zip(*pts, strict=True), style, markersize=3, label=split)

@@ -81,15 +81,10 @@ class PredictReport:
         return {"top1": correct / len(labelled), "correct": correct, "images": len(labelled)}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "precision": self.precision,
-            "providers": self.providers,
-            "fallback": self.fallback,
-            "predictions": [r.to_dict() for r in self.predictions],
-            "errors": self.errors,
-            "accuracy": self.accuracy,
-        }
+        """The `edgetl predict --json` document."""
+        head = {k: getattr(self, k) for k in ("model", "precision", "providers", "fallback")}
+        rows = [r.to_dict() for r in self.predictions]
+        return {**head, "predictions": rows, "errors": self.errors, "accuracy": self.accuracy}
 
     def summary_lines(self) -> list[str]:
         acc = self.accuracy

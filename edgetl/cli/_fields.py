@@ -1,8 +1,7 @@
 """Flags generated from a config dataclass: each field's type, default and help make its flag, so
 a subcommand and the library cannot drift apart (one source of truth per option).
 
-    p = add_subcommand(subparsers, "predict", PredictConfig, help="...", description="...")
-    p.add_argument("--json", action="store_true", help="...")      # output-only flags by hand
+    add_subcommand(subparsers, "predict", PredictConfig, (HELP, DESCRIPTION), {"--json": "one JSON document"})
     cfg = PredictConfig(**given(args, PredictConfig))               # only what the user typed
 
 Field metadata (`edgetl.config.option`): `help`; `positional` (with `nargs`, `metavar`) for an
@@ -22,12 +21,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from edgetl.cli._args import comma_list, int_list
+from edgetl.flags import flag_of
 
 _NONE = object()  # `--flag none` for a nullable option whose default is not None
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _unwrap(tp: Any) -> tuple[Any, bool]:
@@ -85,7 +81,7 @@ def add_field(
             kw["type"] = parse
         if "metavar" in meta:
             kw["metavar"] = meta["metavar"]
-    parser.add_argument(meta.get("flag") or _flag(f.name), **kw)
+    parser.add_argument(flag_of(f), **kw)  # the spelling edgetl.flags renders commands with
 
 
 def add_fields(
@@ -102,11 +98,19 @@ def add_fields(
 
 
 def add_subcommand(
-    subparsers: Any, name: str, cls: type, help: str, description: str, **kwargs: Any
+    subparsers: Any,
+    name: str,
+    cls: type,
+    about: tuple[str, str],
+    switches: dict[str, str] | None = None,
+    **kwargs: Any,
 ) -> argparse.ArgumentParser:
-    """`edgetl NAME` with the flags of config `cls` (kwargs: `add_fields`'s skip, parsers)."""
-    parser = subparsers.add_parser(name, help=help, description=description)
+    """`edgetl NAME` with the flags of config `cls`; `about` is (help, description); `switches` are
+    output-only on/off flags ({"--json": help}); kwargs go to `add_fields` (skip, parsers)."""
+    parser = subparsers.add_parser(name, help=about[0], description=about[1])
     add_fields(parser, cls, **kwargs)
+    for flag, help_text in (switches or {}).items():
+        parser.add_argument(flag, action="store_true", help=help_text)
     return parser
 
 

@@ -14,20 +14,19 @@ from typing import Any
 
 from edgetl.cli._fields import add_subcommand, given
 
+HELP = "evaluate a run's best checkpoint (top-1/5, per-class P/R/F1, AUC, confusion; --cv K)"
+DESCRIPTION = (
+    "Top-1/top-5, per-class precision/recall/F1, macro one-vs-rest AUC and the confusion matrix "
+    "(printed and eval/confusion.png) of RUN_DIR's best checkpoint."
+)
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from edgetl.train.eval_config import EvalConfig
 
-    p = add_subcommand(
-        subparsers,
-        "eval",
-        EvalConfig,
-        help="evaluate a run's best checkpoint (top-1/5, per-class P/R/F1, AUC, confusion; --cv K)",
-        description="Top-1/top-5, per-class precision/recall/F1, macro one-vs-rest AUC and the confusion matrix "
-        "(printed and eval/confusion.png) of RUN_DIR's best checkpoint.",
+    return add_subcommand(
+        subparsers, "eval", EvalConfig, (HELP, DESCRIPTION), {"--quiet": "print only the results"}
     )
-    p.add_argument("--quiet", action="store_true", help="print only the results")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,20 +17,18 @@ import typing
 
 from edgetl.cli._fields import add_subcommand, given
 
+HELP = "classify images with an exported .onnx model (torch-free runtime)"
+DESCRIPTION = (
+    "Print the top-k labels of each image (folders are walked). "
+    "Folders of <label>/ sub-folders also give the top-1 accuracy."
+)
+SWITCHES = {"--json": "print one JSON document instead of text"}
+
 
 def add_parser(subparsers: typing.Any) -> argparse.ArgumentParser:
     from edgetl.bench.predict import PredictConfig
 
-    p = add_subcommand(
-        subparsers,
-        "predict",
-        PredictConfig,
-        help="classify images with an exported .onnx model (torch-free runtime)",
-        description="Print the top-k labels of each image (folders are walked). "
-        "Folders of <label>/ sub-folders also give the top-1 accuracy.",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    return p
+    return add_subcommand(subparsers, "predict", PredictConfig, (HELP, DESCRIPTION), SWITCHES)
 
 
 def run(args: argparse.Namespace) -> int:
