@@ -1,8 +1,12 @@
 """`edgetl` command line: a thin shell over the library.
 
 Each subcommand module defines `add_parser(subparsers)` and `run(args) -> int`; it parses,
-builds a typed config, and calls one library function. Heavy modules are imported lazily,
-inside `run`, so `edgetl --help` is instant. `EdgetlError` becomes one line on stderr.
+builds a typed config, and calls one library function. The flags are generated from that
+config dataclass's fields and help (`edgetl.cli._fields`: `add_fields`, `add_subcommand`,
+`given`), so a flag cannot drift from the option it sets; only output switches (`--json`,
+`--quiet`) are written by hand. Progress and warnings go through `edgetl.progress.Reporter`.
+Heavy modules are imported lazily, inside `run`, so `edgetl --help` is instant. `EdgetlError`
+becomes one line on stderr.
 """
 
 from __future__ import annotations
