@@ -8,8 +8,10 @@ Collecting what a run directory holds (`sections.py`) is kept apart from how it 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -60,6 +62,15 @@ class Alert:
 
 
 Block = Text | NotRun | Table | KeyValues | Image | Code | Alert
+
+
+def render_block(b: Block, renderers: Mapping[type, Callable[[Any], str]]) -> str:
+    """`renderers[type(b)](b)`: each output format maps every block type to one function."""
+    try:
+        render = renderers[type(b)]
+    except KeyError:
+        raise TypeError(f"unknown report block {type(b).__name__}") from None
+    return render(b)
 
 
 @dataclass

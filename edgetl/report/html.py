@@ -11,7 +11,7 @@ import base64
 import html
 from pathlib import Path
 
-from edgetl.report.document import Alert, Block, Code, Document, Image, KeyValues, NotRun, Table, Text
+from edgetl.report.document import Alert, Code, Document, Image, KeyValues, NotRun, Table, Text, render_block
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -74,30 +74,35 @@ def _table(t: Table) -> str:
     return "\n".join(out)
 
 
-def _block(b: Block) -> str:
-    if isinstance(b, Text):
-        return f"<p>{_e(b.text)}</p>"
-    if isinstance(b, Alert):
-        return f'<p class="alert">{_e(b.text)}</p>'
-    if isinstance(b, NotRun):
-        how = f" Run: <code>{_e(b.how)}</code>" if b.how else ""
-        return f'<p class="notrun">Not run: {_e(b.what)}.{how}</p>'
-    if isinstance(b, Table):
-        return _table(b)
-    if isinstance(b, KeyValues):
-        ident = f' id="{_e(b.id)}"' if b.id else ""
-        rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in b.items)
-        return f'<dl class="kv"{ident}>{rows}</dl>'
-    if isinstance(b, Image):
-        uri = png_data_uri(b.path)
-        if uri is None:
-            return f'<p class="notrun">Not run: {_e(b.alt)} ({_e(b.path.name)} is missing or not a PNG).</p>'
-        cap = f"<figcaption>{_e(b.caption)}</figcaption>" if b.caption else ""
-        return f'<figure><img src="{uri}" alt="{_e(b.alt)}">{cap}</figure>'
-    if isinstance(b, Code):
-        cap = f"<p>{_e(b.caption)}</p>" if b.caption else ""
-        return f"{cap}<pre><code>{_e(b.text)}</code></pre>"
-    raise TypeError(f"unknown report block {type(b).__name__}")
+def _key_values(b: KeyValues) -> str:
+    ident = f' id="{_e(b.id)}"' if b.id else ""
+    rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in b.items)
+    return f'<dl class="kv"{ident}>{rows}</dl>'
+
+
+def _not_run(b: NotRun) -> str:
+    how = f" Run: <code>{_e(b.how)}</code>" if b.how else ""
+    return f'<p class="notrun">Not run: {_e(b.what)}.{how}</p>'
+
+
+def _image(b: Image) -> str:
+    uri = png_data_uri(b.path)
+    if uri is None:
+        return f'<p class="notrun">Not run: {_e(b.alt)} ({_e(b.path.name)} is missing or not a PNG).</p>'
+    cap = f"<figcaption>{_e(b.caption)}</figcaption>" if b.caption else ""
+    return f'<figure><img src="{uri}" alt="{_e(b.alt)}">{cap}</figure>'
+
+
+def _code(b: Code) -> str:
+    cap = f"<p>{_e(b.caption)}</p>" if b.caption else ""
+    return f"{cap}<pre><code>{_e(b.text)}</code></pre>"
+
+
+RENDERERS = {
+    Text: lambda b: f"<p>{_e(b.text)}</p>",
+    Alert: lambda b: f'<p class="alert">{_e(b.text)}</p>',
+    NotRun: _not_run, Table: _table, KeyValues: _key_values, Image: _image, Code: _code,
+}  # fmt: skip
 
 
 def render_html(doc: Document) -> str:
@@ -105,7 +110,7 @@ def render_html(doc: Document) -> str:
     body = []
     for s in doc.sections:
         body.append(f'<section id="{_e(s.id)}"><h2>{_e(s.title)}</h2>')
-        body.extend(_block(b) for b in s.blocks)
+        body.extend(render_block(b, RENDERERS) for b in s.blocks)
         body.append("</section>")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from edgetl.report.document import Alert, Block, Code, Document, Image, KeyValues, NotRun, Table, Text
+from edgetl.report.document import Alert, Code, Document, Image, KeyValues, NotRun, Table, Text, render_block
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!])")
 
@@ -37,35 +39,33 @@ def _fence(text: str) -> str:
     return f"{ticks}\n{text.rstrip()}\n{ticks}"
 
 
-def _block(b: Block, base: Path) -> str:
-    if isinstance(b, Text):
-        return md_escape(b.text)
-    if isinstance(b, Alert):
-        return f"> **Warning:** {md_escape(b.text)}"
-    if isinstance(b, NotRun):
-        how = f" Run: `{b.how}`" if b.how else ""
-        return f"> *Not run:* {md_escape(b.what)}.{how}"
-    if isinstance(b, Table):
-        return _table(b)
-    if isinstance(b, KeyValues):
-        return "\n".join(f"- **{md_escape(k)}:** {md_escape(v)}" for k, v in b.items)
-    if isinstance(b, Image):
-        if not b.path.is_file():
-            return f"> *Not run:* {md_escape(b.alt)} ({md_escape(b.path.name)} is missing)."
-        rel = Path(os.path.relpath(b.path, base)).as_posix()
-        img = f"![{md_escape(b.alt)}]({rel.replace(' ', '%20')})"
-        return img + (f"\n\n*{md_escape(b.caption)}*" if b.caption else "")
-    if isinstance(b, Code):
-        cap = f"{md_escape(b.caption)}\n\n" if b.caption else ""
-        return cap + _fence(b.text)
-    raise TypeError(f"unknown report block {type(b).__name__}")
+def _image(b: Image, base: Path) -> str:
+    if not b.path.is_file():
+        return f"> *Not run:* {md_escape(b.alt)} ({md_escape(b.path.name)} is missing)."
+    rel = Path(os.path.relpath(b.path, base)).as_posix()
+    img = f"![{md_escape(b.alt)}]({rel.replace(' ', '%20')})"
+    return img + (f"\n\n*{md_escape(b.caption)}*" if b.caption else "")
+
+
+def _renderers(base: Path) -> dict[type, Callable[[Any], str]]:
+    """Markdown for each block type; images link relative to `base`."""
+    return {
+        Text: lambda b: md_escape(b.text),
+        Alert: lambda b: f"> **Warning:** {md_escape(b.text)}",
+        NotRun: lambda b: f"> *Not run:* {md_escape(b.what)}." + (f" Run: `{b.how}`" if b.how else ""),
+        Table: _table,
+        KeyValues: lambda b: "\n".join(f"- **{md_escape(k)}:** {md_escape(v)}" for k, v in b.items),
+        Image: lambda b: _image(b, base),
+        Code: lambda b: (f"{md_escape(b.caption)}\n\n" if b.caption else "") + _fence(b.text),
+    }
 
 
 def render_markdown(doc: Document, base: Path) -> str:
     """`base` is the folder the .md file is written to; image links are relative to it."""
+    renderers = _renderers(base)
     out = [f"# {md_escape(doc.title)}", "", md_escape(doc.subtitle), ""]
     out.append(" · ".join(f"[{md_escape(s.title)}](#{s.id})" for s in doc.sections))
     for s in doc.sections:
         out += ["", f'<a id="{s.id}"></a>', "", f"## {md_escape(s.title)}", ""]
-        out.append("\n\n".join(_block(b, base) for b in s.blocks))
+        out.append("\n\n".join(render_block(b, renderers) for b in s.blocks))
     return "\n".join(out) + "\n"
