@@ -104,9 +104,23 @@ class TrainConfig:
     seed: int = _opt(0, "seed of initialisation, data order and augmentation (CPU runs repeat exactly)")
     device: Literal["auto", "cpu", "cuda"] = _opt("auto", "auto | cpu | cuda")
     amp: Literal["auto", "bf16", "fp16", "none"] = _opt(
-        "auto", "mixed precision on CUDA: auto = bf16 where the GPU supports it, else fp16; none on CPU"
+        "auto",
+        "mixed precision: auto = bf16 on GPUs that support it (else fp16) and on CPUs with AVX-512 BF16 or AMX "
+        "(else float32); bf16 forces it on a CPU too; fp16 is CUDA-only; none = float32",
     )
-    channels_last: bool = _opt(True, "channels-last memory format on CUDA")
+    channels_last: bool = _opt(
+        True, "channels-last memory format on CUDA and CPU (faster convolutions; --no-channels-last = off)"
+    )
+    freeze_lr_scale: float = _opt(
+        0.05,
+        "fine-tuning: the earliest layers whose layer-decayed LR scale (--layer-decay^k) is below this get no "
+        "gradient and no backward pass (with 0.8: stem and first 3 blocks of Lite0); 0 = train every layer",
+    )
+    decode_once: bool = _opt(
+        True,
+        "fine-tuning: decode each image once per run and keep it in memory as uint8 (photos over "
+        "(2 x img size)^2 pixels downscaled, val kept as resized crops); --no-decode-once re-reads files every epoch",
+    )
     num_workers: int | None = _opt(
         None, "data loader worker processes (default: 0 on <= 2 CPUs, else up to 8)"
     )
@@ -178,6 +192,9 @@ def _check(cfg: TrainConfig) -> None:
         if not ok:
             raise ConfigError(f"{_flag(name)} must be {rule} (got {getattr(cfg, name)!r})")
 
+    from edgetl.config import check_finite
+
+    check_finite(cfg, _flag)  # NaN/inf first: `nan > 0` is False and `inf > 0` True in the checks below
     MODES.get(cfg.mode)  # UnknownNameError with suggestions
     need(bool(cfg.model and cfg.model.strip()), "model", "a timm model name")
     if cfg.val_split is not None:
@@ -197,6 +214,7 @@ def _check(cfg: TrainConfig) -> None:
     for name in ("drop", "drop_path", "label_smoothing"):
         need(0 <= getattr(cfg, name) < 1, name, "in [0, 1)")
     need(cfg.clip_grad >= 0, "clip_grad", ">= 0 (0 = off)")
+    need(0 <= cfg.freeze_lr_scale < 1, "freeze_lr_scale", "in [0, 1) (0 = train every layer)")
     need(0 < cfg.ema_decay < 1, "ema_decay", "in (0, 1), e.g. 0.998")
     for name in ("hflip", "re_prob", "mixup_prob"):
         need(0 <= getattr(cfg, name) <= 1, name, "a probability in [0, 1]")

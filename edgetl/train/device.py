@@ -38,13 +38,19 @@ def resolve_workers(requested: int | None, device: torch.device, decodes: bool =
     return min(8, cpus // 2 if device.type == "cpu" else cpus - 1)
 
 
-__all__ = ["resolve_device", "resolve_workers"]
-
-
 def resolve_amp(amp: str, device: torch.device) -> str:
-    """`--amp auto` -> bf16 on GPUs that support it, fp16 on older ones, none on CPU (no autocast there)."""
+    """`--amp auto` -> bf16 on GPUs that support it, fp16 on older ones; on CPU bf16 where the CPU has
+    native bf16 instructions (AVX-512 BF16 or AMX), else none. `--amp bf16` on CPU is honoured
+    everywhere (slow without those instructions); fp16 autocast is CUDA-only (none on CPU)."""
     if device.type != "cuda":
-        return "none"
+        from edgetl.train.speed import cpu_has_bf16
+
+        if amp == "auto":
+            return "bf16" if cpu_has_bf16() else "none"
+        return "bf16" if amp == "bf16" else "none"
     if amp != "auto":
         return amp
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+__all__ = ["resolve_amp", "resolve_device", "resolve_workers"]

@@ -7,6 +7,12 @@ layer-wise LR decay), a per-step warmup + cosine schedule (timm `create_schedule
 optional EMA (timm `ModelEmaV3`), then trains epoch by epoch until its epochs are done or early
 stopping says so. Everything random in an epoch is seeded from (seed, stage, epoch), and the
 loop state after each epoch is handed to `on_epoch`, which is how `--resume` continues exactly.
+On CPU and CUDA alike the model and batches are channels-last (`--channels-last`), bf16 autocast
+runs where the hardware has native bf16 (`--amp auto`, `edgetl.train.device.resolve_amp`), and a
+fine-tuning stage leaves the earliest layers whose layer-decayed LR scale is below
+`--freeze-lr-scale` out of the optimizer and out of the backward pass (timm's
+`layer_decay_no_opt_scale`). `FitContext.phases` (a `PhaseTimes`) sums data / forward / backward /
+step seconds when set (`bench/train_speed.py`).
 Under torchrun the trainable module is wrapped in DistributedDataParallel, each rank weights its
 loss by its share of the global batch, ranks > 0 draw their own augmentation and dropout, and the
 epoch's metrics and BatchNorm buffers are made identical on every rank (`edgetl.train.distributed`).
@@ -14,7 +20,6 @@ epoch's metrics and BatchNorm buffers are made identical on every rank (`edgetl.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
@@ -34,6 +39,7 @@ from edgetl.train.early_stopping import EarlyStopping
 from edgetl.train.modes import Stage
 from edgetl.train.progress import format_epoch
 from edgetl.train.runners import Evaluator, Runner
+from edgetl.train.speed import PhaseTimes, autocast, phase, prepare_model, timed, to_device
 
 METRIC_COLUMNS = ["epoch", "stage", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "best"]
 
@@ -51,8 +57,10 @@ class FitContext:
     clip_grad: float = 0.0
     ema: bool = False
     ema_decay: float = 0.998
-    amp: str = "none"  # bf16 | fp16 | none; only used on CUDA
+    amp: str = "none"  # bf16 | fp16 | none (resolved: `device.resolve_amp`); fp16 only on CUDA
     channels_last: bool = False
+    freeze_lr_scale: float = 0.0  # fine-tuning: layers with a layer-decayed LR scale below this stay frozen
+    phases: PhaseTimes | None = None  # where set, train_epoch sums its seconds per phase in here
     reporter: Reporter = field(default_factory=lambda: Reporter(quiet=True))
     total_epochs: int = 0  # for "epoch 3/24" lines
 
@@ -75,6 +83,7 @@ class FitContext:
             ema_decay=cfg.ema_decay,
             amp=resolve_amp(cfg.amp, device),
             channels_last=cfg.channels_last,
+            freeze_lr_scale=cfg.freeze_lr_scale,
             reporter=reporter,
             total_epochs=total_epochs,
         )
@@ -113,6 +122,10 @@ def build_optimizer(ctx: FitContext, target: nn.Module, stage: Stage) -> torch.o
         weight_decay=ctx.weight_decay,
         momentum=ctx.momentum,
         layer_decay=stage.layer_decay,
+        # timm sets requires_grad=False on layers whose LR scale is below this: no grad, no backward
+        layer_decay_no_opt_scale=ctx.freeze_lr_scale
+        if stage.layer_decay and ctx.freeze_lr_scale > 0
+        else None,
         filter_bias_and_bn=True,
     )
 
@@ -133,19 +146,6 @@ def build_scheduler(optimizer: torch.optim.Optimizer, stage: Stage, updates_per_
     return scheduler
 
 
-def _autocast(ctx: FitContext) -> Any:
-    if ctx.device.type == "cuda" and ctx.amp != "none":
-        return torch.autocast("cuda", dtype=torch.bfloat16 if ctx.amp == "bf16" else torch.float16)
-    return contextlib.nullcontext()
-
-
-def _to(ctx: FitContext, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    x = x.to(ctx.device, non_blocking=True)
-    if ctx.channels_last and ctx.device.type == "cuda" and x.ndim == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, torch.as_tensor(y).to(ctx.device, non_blocking=True)
-
-
 @torch.inference_mode()
 def predict(ctx: FitContext, model: nn.Module, runner: Evaluator) -> tuple[np.ndarray, np.ndarray]:
     """(logits (N, C) float64, labels (N,)) over the runner's validation batches, model in eval mode.
@@ -158,8 +158,8 @@ def predict(ctx: FitContext, model: nn.Module, runner: Evaluator) -> tuple[np.nd
     scores, labels = [], []
     try:
         for x, y in runner.val_batches():
-            x, y = _to(ctx, x, y)
-            with _autocast(ctx):
+            x, y = to_device(ctx, x, y)
+            with autocast(ctx):
                 logits = runner.forward(model, x, training=False)
             scores.append(logits.float().cpu())
             labels.append(y.cpu())
@@ -201,33 +201,37 @@ def train_epoch(
     params = [p for g in optimizer.param_groups for p in g["params"]]
     world = distributed.world_size()
     sizes = runner.global_batch_sizes() if distributed.active() else None
+    times = ctx.phases
     loss_sum, correct, seen = 0.0, 0, 0
     with ctx.reporter.task(description, total=runner.num_batches()) as advance:
-        for step, (x, y) in enumerate(runner.train_batches(generator)):
-            x, y = _to(ctx, x, y)
-            inputs, target = runner.mix(x, y)
-            with _autocast(ctx):
-                logits = runner.train_forward(trainable, inputs)
-                loss = runner.criterion(logits, target)
-            if not math.isfinite(loss.item()):
-                raise EdgetlError(
-                    f"training diverged: the loss became {loss.item()} at update {updates + 1}; lower --lr/--lp-lr"
-                )
+        for step, (x, y) in enumerate(timed(runner.train_batches(generator), times)):
+            with phase(times, "forward"):
+                x, y = to_device(ctx, x, y)
+                inputs, target = runner.mix(x, y)
+                with autocast(ctx):
+                    logits = runner.train_forward(trainable, inputs)
+                    loss = runner.criterion(logits, target)
+                if not math.isfinite(loss.item()):
+                    raise EdgetlError(
+                        f"training diverged: the loss became {loss.item()} at update {updates + 1}; lower --lr/--lp-lr"
+                    )
             weight = world * y.shape[0] / sizes[step] if sizes is not None else 1.0
             scaled = loss * weight if weight != 1.0 else loss
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(scaled).backward()
-                scaler.unscale_(optimizer)
-            else:
-                scaled.backward()
-            if ctx.clip_grad > 0:
-                nn.utils.clip_grad_norm_(params, ctx.clip_grad)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
+            with phase(times, "backward"):
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(scaled).backward()
+                    scaler.unscale_(optimizer)
+                else:
+                    scaled.backward()
+            with phase(times, "step"):
+                if ctx.clip_grad > 0:
+                    nn.utils.clip_grad_norm_(params, ctx.clip_grad)
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
             updates += 1
             scheduler.step_update(updates)
             if ema is not None:
@@ -236,6 +240,8 @@ def train_epoch(
             loss_sum += loss.item() * n
             correct += int((logits.detach().argmax(1) == y).sum())
             seen += n
+            if times is not None:
+                times.images += n
             advance(loss=loss_sum / seen)
     loss_sum, correct, seen = distributed.all_reduce_sum([loss_sum, correct, seen])
     return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1)}, updates
@@ -298,6 +304,7 @@ def run_stage(
 ) -> StageState:
     """Train one stage from `resume` (or its start) until its epochs run out or early stopping fires."""
     model = ctx.model
+    prepare_model(ctx)
     target = runner.prepare(model)
     optimizer = build_optimizer(ctx, target, stage)
     trainable = distributed.wrap(target, ctx.device)  # DistributedDataParallel under torchrun

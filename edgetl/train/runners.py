@@ -89,6 +89,8 @@ def make_loader(
         batch_sampler = torch.utils.data.BatchSampler(order, batch_size, drop_last)
     if num_workers > 0 and hasattr(dataset, "share_failures"):
         dataset.share_failures()  # files that break inside a worker are reported here too
+    if hasattr(dataset, "prefill"):
+        dataset.prefill()  # --decode-once: decode every image now, on every core (workers inherit them)
     return torch.utils.data.DataLoader(
         dataset,
         batch_sampler=batch_sampler,
@@ -233,9 +235,13 @@ class FinetuneRunner(Runner):
         cfg = self.cfg = ctx.cfg
         self.ctx = ctx
         self.train_ds = ImageDataset(
-            ctx.splits.train, build_transform(ctx.data_config, train=True, aug=cfg.augment())
+            ctx.splits.train,
+            build_transform(ctx.data_config, train=True, aug=cfg.augment()),
+            decode_once=cfg.decode_once,
         )
-        self.val_ds = ImageDataset(ctx.splits.val, build_transform(ctx.data_config, train=False))
+        self.val_ds = ImageDataset(
+            ctx.splits.val, build_transform(ctx.data_config, train=False), decode_once=cfg.decode_once
+        )
         n = len(self.train_ds)
         world = distributed.world_size()
         self.batch_size = min(cfg.batch_size, n)

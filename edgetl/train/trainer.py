@@ -191,8 +191,8 @@ def _train(cfg: TrainConfig, reporter: Reporter | None) -> TrainResult:
     model.to(device)
     if device.type == "cuda" and cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    if device.type == "cpu" and cfg.amp not in ("none", "auto"):
-        reporter.info(f"device cpu: --amp {cfg.amp} applies only on CUDA; training in float32")
+    if device.type == "cpu" and cfg.amp == "fp16":
+        reporter.info("device cpu: --amp fp16 applies only on CUDA; training in float32")
     ctx = FitContext.for_run(cfg, model, device, reporter, total_epochs=sum(s.epochs for s in stages))
     rctx = RunnerContext(
         cfg=cfg,

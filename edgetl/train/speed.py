@@ -1,0 +1,127 @@
+"""Fine-tuning speed on CPUs: which levers this machine supports, and where an epoch's time goes.
+
+    cpu_has_bf16()                  # AVX-512 BF16 or AMX: bf16 autocast pays off (--amp auto)
+    times = PhaseTimes()
+    with times.phase("forward"):
+        logits = model(x)
+    times.as_dict()                 # {"data": s, "forward": s, "backward": s, "step": s, ...}
+
+The levers: bf16 autocast and channels-last here (`autocast`, `to_device`, `prepare_model`, used
+by `edgetl.train.loop`), freezing of the earliest layers through timm's
+`layer_decay_no_opt_scale` in `build_optimizer`, decoding each image once in
+`edgetl.data.decoded_cache`. Each is on by default where the hardware supports it and has a flag
+to turn it off (`--amp none`, `--no-channels-last`, `--freeze-lr-scale 0`, `--no-decode-once`).
+Measured side by side in `bench/train_speed.py`; results in `bench/README.md`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+# CPU flags (Linux /proc/cpuinfo names) with native bf16 matrix instructions. Without them oneDNN
+# emulates bf16 with fp32 arithmetic plus conversions, which is slower than plain fp32.
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (empty where /proc/cpuinfo does not exist)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    """True where bf16 autocast runs on native instructions (AVX-512 BF16 or AMX)."""
+    return any(flag in cpu_flags() for flag in BF16_FLAGS)
+
+
+@dataclass
+class PhaseTimes:
+    """Seconds spent per phase of training steps, summed until `reset`.
+
+    `data` is the wait for the next batch (in the training process: decoding and augmentation);
+    the dataset's own `timing` splits it into decode and augment.
+    """
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    images: int = 0
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def as_dict(self) -> dict[str, float]:
+        return {**{k: round(v, 4) for k, v in self.seconds.items()}, "images": self.images}
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.images = 0
+
+
+def autocast(ctx: Any) -> Any:
+    """The autocast context of the run's resolved `amp` (bf16 on CPU, bf16/fp16 on CUDA), else none."""
+    if ctx.amp == "none" or (ctx.device.type != "cuda" and ctx.amp != "bf16"):
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if ctx.amp == "bf16" else torch.float16
+    return torch.autocast(ctx.device.type, dtype=dtype)
+
+
+def prepare_model(ctx: Any) -> None:
+    """Channels-last weights where the run asks for it (CPU and CUDA: oneDNN/cuDNN convolutions run faster)."""
+    if ctx.channels_last:
+        ctx.model.to(memory_format=torch.channels_last)
+
+
+def to_device(ctx: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = x.to(ctx.device, non_blocking=True)
+    if ctx.channels_last and x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, torch.as_tensor(y).to(ctx.device, non_blocking=True)
+
+
+def phase(times: PhaseTimes | None, name: str) -> Any:
+    return times.phase(name) if times is not None else contextlib.nullcontext()
+
+
+def timed(batches: Iterable[Any], times: PhaseTimes | None) -> Iterator[Any]:
+    """The batches, with the wait for each one added to `times` as "data" (decode + augment + collate)."""
+    it = iter(batches)
+    while True:
+        with phase(times, "data"):
+            item = next(it, None)
+        if item is None:
+            return
+        yield item
+
+
+__all__ = [
+    "BF16_FLAGS",
+    "PhaseTimes",
+    "autocast",
+    "cpu_flags",
+    "cpu_has_bf16",
+    "phase",
+    "prepare_model",
+    "timed",
+    "to_device",
+]
