@@ -16,24 +16,7 @@ import dataclasses
 import sys
 import typing
 
-from edgetl.cli._args import comma_list, int_list
-
-
-def _argument(parser: argparse.ArgumentParser, f: dataclasses.Field, tp: typing.Any) -> None:
-    """One `--flag` for config field `f` (default None: "not given", so the config's default holds)."""
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    base = args[0] if typing.get_origin(tp) in (typing.Union, type(int | None)) else tp
-    kw: dict[str, typing.Any] = {"dest": f.name, "default": None, "help": f.metadata.get("help", "")}
-    if "metavar" in f.metadata:
-        kw["metavar"] = f.metadata["metavar"]
-    if base is bool:
-        kw["action"] = argparse.BooleanOptionalAction
-    elif typing.get_origin(base) is list:
-        kw["type"] = int_list if typing.get_args(base) == (int,) else comma_list
-    else:
-        kw["type"] = {int: int, float: float}.get(base, str)
-    parser.add_argument("--" + f.name.replace("_", "-"), **kw)
-
+from edgetl.cli._fields import add_fields
 
 HELP = "measure latency, throughput, memory and accuracy of exported models"
 DESCRIPTION = (
@@ -45,13 +28,10 @@ DESCRIPTION = (
 def add_parser(subparsers: typing.Any) -> argparse.ArgumentParser:
     from edgetl.bench.config import BenchConfig
 
-    hints = typing.get_type_hints(BenchConfig)
+    models = next(f for f in dataclasses.fields(BenchConfig) if f.name == "models")
     p = subparsers.add_parser("bench", help=HELP, description=DESCRIPTION)
-    for f in dataclasses.fields(BenchConfig):
-        if f.name == "models":
-            p.add_argument("models", nargs="+", metavar=f.metadata["metavar"], help=f.metadata["help"])
-        else:
-            _argument(p, f, hints[f.name])
+    p.add_argument("models", nargs="+", metavar=models.metadata["metavar"], help=models.metadata["help"])
+    add_fields(p, BenchConfig, skip=("models",))
     p.add_argument("--json", action="store_true", help="print bench.json to stdout instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
