@@ -279,3 +279,84 @@ def test_predict_on_2000_paths_runs_in_bounded_memory_with_the_same_results(tmp_
     assert res["n"] == 2000 and all(res["same"]), sum(res["same"])
     assert res["growth_mb"] < 300, res["growth_mb"]
     print(f"predict(2000 paths): peak RSS growth {res['growth_mb']:.1f} MB; {r.stderr.strip()}")
+
+
+# ------------------------------------------------------------- 6, 7, 12. config files and flag values
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """The "billion laughs" YAML: 9 aliases of 9 aliases ... of a list of 9 strings."""
+    lines, prev = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'], "a"
+    for i in range(levels - 1):
+        name = f"l{i}"
+        lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+        prev = name
+    return "\n".join(lines + [f"lr: *{prev}", ""])
+
+
+CONFIG_CASES = {
+    "binary": (bytes(range(256)) * 8, "not UTF-8 text"),
+    "nul": (b"lr: 0.1\n\0\0\0", "NUL bytes"),
+    "huge": (b"# a comment\n" * 200_000, "larger than 1024 KiB"),
+    "bomb": (alias_bomb().encode(), "values once aliases are expanded"),
+    "bomb-deeper": (alias_bomb(10).encode(), "values once aliases are expanded"),
+    "deep": (b"[" * 50_000 + b"]" * 50_000, "brackets nested 50000 deep"),
+    "big-int": (b"lr: " + b"9" * 5000 + b"\n", "unreadable value"),
+    "many-values": (b"model: [" + b"1, " * 100_000 + b"1]\n", "more than 100000 values"),
+    "long-value": (b"model: [" + b"1, " * 10_000 + b"1]\n", "expected a string, got a list of 10001 items"),
+}
+
+
+@pytest.mark.parametrize("case", list(CONFIG_CASES))
+@pytest.mark.parametrize("command", ["train", "run"])
+def test_config_files_that_are_not_small_yaml_text_are_one_short_line(command, case, tmp_path, capfd) -> None:
+    data, message = CONFIG_CASES[case]
+    if command == "run" and case == "long-value":  # `edgetl run` configs hold one section per stage
+        data = b"train: {" + data.strip() + b"}\n"
+    path = tmp_path / "cfg.yaml"
+    path.write_bytes(data)
+    line = one_line_error(
+        capfd, [command, "--config", str(path), "--data", "digits", "--out", str(tmp_path / "o")]
+    )
+    assert message in line and str(path) in line and len(line) < 300, line
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_device_as_config_is_refused_without_reading_it(capfd) -> None:
+    line = one_line_error(capfd, ["train", "--config", "/dev/urandom", "--data", "digits"])
+    assert line.endswith("config /dev/urandom: is not a regular file; pass a YAML file")
+
+
+def test_numbers_are_read_the_way_python_and_the_cli_read_them(tmp_path) -> None:
+    from edgetl.config import ConfigError, load_config
+    from edgetl.train import TrainConfig
+
+    path = tmp_path / "cfg.yaml"
+    path.write_text("lr: 1e-3\nlp_lr: 5E-2\nmin_lr: 1_0e-7\nweight_decay: '.01'\n")
+    cfg = load_config(TrainConfig, path)
+    assert (cfg.lr, cfg.lp_lr, cfg.min_lr, cfg.weight_decay) == (1e-3, 5e-2, 1e-6, 0.01)
+    for bad, message in (("lr: 1e-3x", "expected a number, got '1e-3x'"), ("lr: nan", "got 'nan'"),
+                         ("lr: .inf", "lr must be a finite number (got inf)")):  # fmt: skip
+        path.write_text(bad + "\n")
+        with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            load_config(TrainConfig, path)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--data", "digits", "--lr", "inf"], "--lr must be a finite number (got inf)"),
+        (["train", "--data", "digits", "--lp-lr", "nan"], "--lp-lr must be a finite number (got nan)"),
+        (["train", "--data", "digits", "--scale", "0.1", "inf"], "--scale must be a finite number (got inf)"),
+        (
+            ["export", "no-such-run", "--max-acc-drop", "nan"],
+            "--max-acc-drop must be a finite number (got nan)",
+        ),
+        (["bench", "m.onnx", "--time-budget", "inf"], "--time-budget must be a finite number (got inf)"),
+    ],
+)
+def test_nan_and_inf_flags_are_refused_before_any_folder_exists(argv, message, tmp_path, capfd) -> None:
+    out = tmp_path / "out"
+    line = one_line_error(capfd, [*argv, "--out", str(out)])
+    assert line.endswith(message), line
+    assert not out.exists()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgetl.bench.timing import MIN_RUNS
-from edgetl.config import ConfigError
+from edgetl.config import ConfigError, check_finite
 from edgetl.runtime.providers import PROVIDERS
 
 # Without --runs/--time-budget every cell is timed for DEFAULT_ROUND_S seconds per round (and at least
@@ -73,6 +73,7 @@ class BenchConfig:
     )
 
     def __post_init__(self) -> None:
+        check_finite(self)  # --time-budget inf would pass every range check below
         if isinstance(self.models, str):
             self.models = [self.models]
         if not self.models:
