@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
+import hashlib
 import json
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +28,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_writer_tag()}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
     except OSError as e:
         raise EdgetlError(
@@ -38,6 +41,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.fsync(f.fileno())
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         os.replace(tmp_path, path)
+        remove_stale_temps(path.parent, f".{glob.escape(path.name)}.*.tmp")  # a killed writer's, of this file
     except OSError as e:
         tmp_path.unlink(missing_ok=True)
         raise EdgetlError(
@@ -77,6 +81,30 @@ def io_failure(exc: BaseException, tmp: Path) -> str | None:
 
 
 STALE_TEMP_S = 3600.0  # no live write keeps a temp file this long; older ones belong to a killed process
+# Temp names carry their writer: `.NAME.<pid>@<host>.<random>.tmp`, so a killed writer's file can go at once.
+_WRITER = re.compile(r"\.(\d+)@([0-9a-f]{8})\.[^.]+\.tmp$")
+
+
+def _host() -> str:
+    return hashlib.sha1(socket.gethostname().encode(), usedforsecurity=False).hexdigest()[:8]
+
+
+def _writer_tag() -> str:
+    return f"{os.getpid()}@{_host()}"
+
+
+def _writer_dead(name: str) -> bool:
+    """True when `name` is a temp file of a process on this host that no longer runs."""
+    m = _WRITER.search(name)
+    if not m or m.group(2) != _host():
+        return False
+    try:
+        os.kill(int(m.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
 
 
 def remove_stale_temps(
@@ -84,8 +112,9 @@ def remove_stale_temps(
 ) -> int:
     """Delete what killed writers left in `folder` (`atomic_path` temps, or work folders by `pattern`).
 
-    Only entries older than `min_age_s` go, so a concurrent writer's live temp file survives.
-    Returns how many were removed; entries that cannot be removed are left alone.
+    An entry goes when its writer (named in the temp name) is dead, or when it is older than
+    `min_age_s`, so a concurrent writer's live temp file survives. Returns how many were removed;
+    entries that cannot be removed are left alone.
     """
     import shutil
     import time
@@ -96,7 +125,7 @@ def remove_stale_temps(
     removed, now = 0, time.time()
     for entry in folder.glob(pattern):
         try:
-            if now - entry.lstat().st_mtime < min_age_s:
+            if now - entry.lstat().st_mtime < min_age_s and not _writer_dead(entry.name):
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)

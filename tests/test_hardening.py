@@ -360,3 +360,32 @@ def test_nan_and_inf_flags_are_refused_before_any_folder_exists(argv, message, t
     line = one_line_error(capfd, [*argv, "--out", str(out)])
     assert line.endswith(message), line
     assert not out.exists()
+
+
+# ------------------------------------------------------------- 11. a killed writer's temp file
+
+KILLED_WRITER = r"""
+import os, signal, sys
+from edgetl._io import atomic_path
+
+with atomic_path(sys.argv[1]) as tmp:
+    tmp.write_bytes(b"half of a model")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_writers_temp_file_goes_with_the_next_write_of_that_file(tmp_path) -> None:
+    from edgetl._io import atomic_path, atomic_write_bytes, remove_stale_temps
+
+    target = tmp_path / "m-fp32.onnx"
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(target)], capture_output=True)
+        assert r.returncode == -9, r.stderr
+    assert len(temps(tmp_path)) == 2 and not target.exists()
+    other = tmp_path / "other.onnx"
+    with atomic_path(other) as live:
+        live.write_bytes(b"a live writer's file (this process)")
+        atomic_write_bytes(target, b"a whole model")
+        assert temps(tmp_path) == [live]  # the dead writers' temps went; a live one stays
+        assert remove_stale_temps(tmp_path) == 0
+    assert target.read_bytes() == b"a whole model" and temps(tmp_path) == []
