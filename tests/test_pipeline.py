@@ -52,7 +52,34 @@ def test_yaml_overrides_preset_and_flags_override_yaml(tmp_path: Path):
     )
     cfg = load_run_config(path, cli={"train": {"epochs": 2}})
     assert cfg.train.epochs == 2 and cfg.train.img_size == 48 and cfg.train.hflip == 0.0
-    assert cfg.export == {"max_acc_drop": 1.0} and cfg.bench == {"batch": [1, 8]}
+    assert cfg.export.max_acc_drop == 1.0 and cfg.bench.batch == [1, 8]
+    # The stages' own typed configs, with what `edgetl run` does differently and leaves to the plan.
+    assert cfg.bench.native_only is True and cfg.providers is None and cfg.precisions is None
+    assert cfg.export.calib_images == 128  # ExportConfig's own default
+
+
+def test_run_yaml_reads_back_as_the_same_config(tmp_path: Path):
+    from edgetl.config import dump_yaml
+    from edgetl.pipeline.config import to_yaml_dict
+
+    path = tmp_path / "my.yaml"
+    path.write_text(
+        "train: {epochs: 2}\nexport: {precisions: [fp32], softmax: true}\n"
+        "bench: {providers: [cpu], native_only: false}\ntarget: tensorrt\n"
+    )
+    cfg = load_run_config(path)
+    assert cfg.target == "tensorrt" and cfg.precisions == ["fp32"] and not cfg.bench.native_only
+    saved = to_yaml_dict(cfg)
+    assert saved["export"] == {"precisions": ["fp32"], "softmax": True}  # overrides only, no run-owned key
+    assert saved["bench"] == {"native_only": False}
+    (tmp_path / "run.yaml").write_text(dump_yaml(saved))
+    again = load_run_config(tmp_path / "run.yaml")
+    assert (again.train, again.export, again.bench, again.target) == (
+        cfg.train,
+        cfg.export,
+        cfg.bench,
+        cfg.target,
+    )
 
 
 @pytest.mark.parametrize(
@@ -65,6 +92,9 @@ def test_yaml_overrides_preset_and_flags_override_yaml(tmp_path: Path):
         ("bench: {batch: [0]}\n", "--batch must be positive"),
         ("export: {source: x}\n", "export.source is set by edgetl run"),
         ("target: gpu\n", "unknown target (--target) 'gpu'"),
+        ("export: {target: cuda}\n", "export.target is set by edgetl run"),
+        ("bench: {native-only: 3}\n", "bench: native_only: expected true or false"),
+        ("export: [1]\n", "export: expected a mapping of export options"),
         ("steps: [train, deploy]\n", "--steps must be a comma list"),
         ("train: {epochs: many}\n", "epochs: expected an integer"),
     ],
@@ -94,7 +124,7 @@ def test_cli_builds_the_config_and_reuses_the_runs_own_yaml(tmp_path: Path):
     )
     args = build_parser().parse_args(["run", "--steps", "bench,report", "--out", str(run)])
     cfg = build_config(args)
-    assert cfg.train.epochs == 7 and cfg.bench == {"batch": [1, 4]} and cfg.train.out == str(run)
+    assert cfg.train.epochs == 7 and cfg.bench.batch == [1, 4] and cfg.train.out == str(run)
 
 
 def test_target_plan_follows_the_cpu():

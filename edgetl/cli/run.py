@@ -13,9 +13,14 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from pathlib import Path
 
 from edgetl.cli._args import comma_list
+
+
+def target_names() -> list[str]:
+    from edgetl.export.targets import TARGETS
+
+    return TARGETS.names()
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -46,7 +51,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--out", metavar="RUN_DIR", help="run directory (default: runs/<model>-<mode>-<timestamp>)"
     )
     p.add_argument(
-        "--target", help="auto (detect: x86/ARM CPU, + cuda fp16 with a working GPU), cpu-x86, cpu-arm, cuda"
+        "--target",
+        help="auto (detect: x86/ARM CPU, + cuda fp16 with a working GPU), or a deployment target: "
+        + ", ".join(target_names()),
     )
     p.add_argument(
         "--steps",
@@ -61,7 +68,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def build_config(args: argparse.Namespace):
     from edgetl.pipeline.config import load_run_config
-    from edgetl.pipeline.run import RUN_YAML
+    from edgetl.runfolder import RunFolder
 
     train = {k: getattr(args, k) for k in ("data", "val_split", "model", "pretrained", "out", "quiet")}
     cli = {"train": {k: v for k, v in train.items() if v is not None}}
@@ -72,24 +79,10 @@ def build_config(args: argparse.Namespace):
     config = args.config
     # Rerunning steps of an existing run: its own run.yaml is the starting point.
     if config is None and args.out and args.steps and "train" not in args.steps:
-        saved = Path(args.out) / RUN_YAML
+        saved = RunFolder(args.out).run_yaml
         if saved.is_file():
             config = saved
     return load_run_config(config, cli)
-
-
-def command_line(args: argparse.Namespace) -> str:
-    """The `edgetl run ...` command these arguments came from (recorded in pipeline.json)."""
-    parts = ["edgetl", "run"]
-    for name in ("config", "data", "val_split", "model", "pretrained", "out", "target"):
-        value = getattr(args, name, None)
-        if value is not None:
-            parts += ["--" + name.replace("_", "-"), shlex.quote(str(value))]
-    if args.steps is not None:
-        parts += ["--steps", ",".join(args.steps)]
-    if args.quiet:
-        parts.append("--quiet")
-    return " ".join(parts)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,20 +13,18 @@ does not lose the rest: the next steps run on what exists and the report says wh
 from __future__ import annotations
 
 import dataclasses
-import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgetl import runfolder as rf
 from edgetl._io import atomic_write_json, atomic_write_text
 from edgetl.config import dump_yaml
 from edgetl.errors import EdgetlError
+from edgetl.flags import command
 from edgetl.pipeline.config import RunConfig, to_yaml_dict
 from edgetl.pipeline.target import Plan, add_cuda_if_working, plan_target
-
-PIPELINE_FILE = "pipeline.json"
-RUN_YAML = "run.yaml"
 
 
 @dataclass
@@ -61,44 +59,6 @@ class RunResult:
         return [s for s in self.steps if s.ran and s.status == "failed"]
 
 
-def _q(x: Any) -> str:
-    return shlex.quote(str(x))
-
-
-# How the stage CLIs spell boolean options (True, False); None: the default, no flag needed.
-SWITCHES = {
-    "dynamic_batch": (None, "--static-batch"),
-    "bake_preprocess": ("--bake-preprocess", None),
-    "softmax": ("--softmax", None),
-    "plots": (None, "--no-plots"),
-    "cuda_host_copies": ("--cuda-host-copies", None),
-    "native_only": ("--native-only", None),
-}
-NO_FLAG = {"int8_min_agreement"}  # ExportConfig options the export CLI does not expose
-
-
-def _flag_args(opts: dict[str, Any]) -> str:
-    """CLI flags for stage options given in the YAML (lists as comma lists, booleans as switches)."""
-    parts, unflagged = [], []
-    for k, v in opts.items():
-        flag = "--" + k.replace("_", "-")
-        if k in NO_FLAG:
-            unflagged.append(f"{k}={v}")
-        elif isinstance(v, bool):
-            on, off = SWITCHES.get(k, (flag, f"--no-{k.replace('_', '-')}"))
-            if (on if v else off) is not None:
-                parts.append(on if v else off)
-        elif isinstance(v, (list, tuple)):
-            parts.append(f"{flag} {_q(','.join(str(x) for x in v))}")
-        elif v is None:
-            parts.append(f"{flag} none")
-        else:
-            parts.append(f"{flag} {_q(v)}")
-    if unflagged:
-        parts.append(f"# and, from run.yaml, {' '.join(unflagged)} (no command-line flag)")
-    return (" " + " ".join(parts)) if parts else ""
-
-
 class _Pipeline:
     def __init__(self, cfg: RunConfig, reporter: Any, command: str | None):
         self.cfg = cfg
@@ -106,15 +66,17 @@ class _Pipeline:
         self.command = command
         self.started = time.perf_counter()
         self.run_dir = Path(cfg.train.run_dir())
+        self.folder = rf.RunFolder(self.run_dir)
         self.cfg.train = dataclasses.replace(cfg.train, out=str(self.run_dir))
         self.steps = {s: StepResult(s) for s in ("train", "export", "bench", "report")}
-        previous = _previous_steps(self.run_dir) if "train" not in cfg.steps else {}
+        # Steps not run this time keep what an earlier `edgetl run` on this folder recorded.
+        self.previous = _previous(self.folder) if "train" not in cfg.steps else rf.PipelineRecord()
         for s in self.steps.values():
+            old = self.previous.step(s.step)
             if s.step not in cfg.steps:
-                # Not run this time: keep what an earlier `edgetl run` on this folder recorded.
-                old = previous.get(s.step, {})
-                s.status = old.get("status") or "skipped"
-                s.seconds, s.command, s.error = old.get("seconds"), old.get("command") or "", old.get("error")
+                s.status = (old.status if old else None) or "skipped"
+                if old:
+                    s.seconds, s.command, s.error = old.seconds, old.command, old.error
         self.plan: Plan | None = None
         self.result = RunResult(
             self.run_dir, None, None, list(self.steps.values()), {}, 0.0, notes=list(cfg.notes)
@@ -127,31 +89,28 @@ class _Pipeline:
         """pipeline.json: what ran, how long, and the command to rerun each step (atomic)."""
         if not self.run_dir.is_dir():
             return
-        r = self.run_dir
+        r, prev = self.run_dir, self.previous
         commands = {
-            "train": f"edgetl train --config {_q(r / 'config.yaml')} --out {_q(str(r) + '-retrain')}",
-            "report": f"edgetl run --steps report --out {_q(r)}",
+            "train": command(["edgetl", "train", "--config", self.folder.config, "--out", f"{r}-retrain"]),
+            "report": command(["edgetl", "run", "--steps", "report", "--out", r]),
         }
-        steps = []
-        for s in self.steps.values():
-            cmd = s.command or commands.get(s.step, "")
-            steps.append(
-                {"step": s.step, "status": s.status, "seconds": s.seconds, "command": cmd, "error": s.error}
-            )
-        previous = _previous(r) if "train" not in self.cfg.steps else {}
-        data = {
-            "command": self.command,
-            "rerun_all": f"edgetl run --config {_q(r / RUN_YAML)} --out {_q(str(r) + '-rerun')}",
-            "steps": steps,
-            "target": self.plan.describe() if self.plan else previous.get("target"),
-            "target_reasons": self.plan.reasons if self.plan else previous.get("target_reasons", []),
-            "notes": self.result.notes or previous.get("notes", []),
+        steps = tuple(
+            rf.StepRecord(s.step, s.status, s.seconds, s.command or commands.get(s.step, ""), s.error)
+            for s in self.steps.values()
+        )
+        record = rf.PipelineRecord(
+            command=self.command,
+            rerun_all=command(["edgetl", "run", "--config", self.folder.run_yaml, "--out", f"{r}-rerun"]),
+            steps=steps,
+            target=self.plan.describe() if self.plan else prev.target,
+            target_reasons=tuple(self.plan.reasons) if self.plan else prev.target_reasons,
+            notes=tuple(self.result.notes) or prev.notes,
             # the run's time: every step's last recorded duration (steps rerun later count once)
-            "total_seconds": round(sum(s["seconds"] or 0.0 for s in steps), 1),
-            "call_seconds": round(time.perf_counter() - self.started, 1),
-            "environment": self.environment or previous.get("environment"),
-        }
-        atomic_write_json(r / PIPELINE_FILE, data)
+            total_seconds=round(sum(s.seconds or 0.0 for s in steps), 1),
+            call_seconds=round(time.perf_counter() - self.started, 1),
+            environment=self.environment or prev.environment,
+        )
+        atomic_write_json(self.folder.pipeline, record.to_dict())
 
     def step(self, name: str, fn: Any, fatal: bool = False) -> bool:
         """Run one step, timing it and recording it; a fatal step's error stops the pipeline."""
@@ -189,22 +148,28 @@ class _Pipeline:
     def export(self, s: StepResult) -> None:
         from edgetl.export import export
 
-        self.plan = plan_target(self.cfg.target, self.cfg.export.get("precisions"))
+        self.plan = plan_target(self.cfg.target, self.cfg.precisions)
         reports, errors, commands = [], [], []
         queue = list(self.plan.exports)
         while queue:
             target, precisions = queue.pop(0)
-            ecfg = self.cfg.export_config(str(self.run_dir), target, precisions)
+            ecfg = dataclasses.replace(
+                self.cfg.export, source=str(self.run_dir), target=target, precisions=precisions
+            )
             commands.append(
-                f"edgetl export {_q(self.run_dir)} --target {target} --precisions {','.join(precisions)}"
-                + _flag_args({k: v for k, v in self.cfg.export.items() if k != "precisions"})
+                command(
+                    ["edgetl", "export", self.run_dir],
+                    ecfg,
+                    first=("target", "precisions"),
+                    skip=("source", "out_dir"),
+                )
             )
             self.rep.info(f"exporting {','.join(precisions)} for {target}")
             try:
                 reports.append(export(ecfg))
             except EdgetlError as e:
                 errors.append(str(e))
-                reports.append(_read_export_report(self.run_dir))
+                reports.append(_export_report_left(self.folder))  # its numbers explain the failure
             if self.cfg.target == "auto" and len(self.plan.exports) == 1 and reports[-1] is not None:
                 fp32 = next((v.file for v in reports[-1].variants if v.precision == "fp32" and v.file), None)
                 if fp32:
@@ -212,7 +177,7 @@ class _Pipeline:
                     queue.extend(self.plan.exports[1:])
         reports = [r for r in reports if r is not None]
         if len(reports) > 1:
-            _merge_export_reports(reports, self.run_dir / "export")
+            _merge_export_reports(reports, self.folder.export_dir)
         self.result.exports = reports
         s.command = "\n".join(commands)
         for r in reports:
@@ -227,12 +192,12 @@ class _Pipeline:
         from edgetl.bench import bench
 
         if self.plan is None:  # export not run in this call: bench what the run directory holds
-            self.plan = plan_target(self.cfg.target, self.cfg.export.get("precisions"))
-        providers = self.cfg.bench.get("providers") or self.plan.providers
-        native = self.cfg.bench.get("native_only", True)  # each export on the providers it was made for
-        bcfg = self.cfg.bench_config([str(self.run_dir)], providers=providers, native_only=native)
-        opts = {**self.cfg.bench, "providers": providers, "native_only": native}
-        s.command = f"edgetl bench {_q(self.run_dir)}" + _flag_args(opts)
+            self.plan = plan_target(self.cfg.target, self.cfg.precisions)
+        providers = self.cfg.providers or self.plan.providers
+        bcfg = dataclasses.replace(self.cfg.bench, models=[str(self.run_dir)], providers=providers)
+        s.command = command(
+            ["edgetl", "bench", self.run_dir], bcfg, first=("providers",), skip=("models", "out")
+        )
         report = bench(bcfg, reporter=None if self.cfg.train.quiet else self.rep)
         self.result.bench = report
         self.environment = report.env
@@ -259,12 +224,12 @@ class _Pipeline:
                     f"with --steps export,bench,report --out {self.run_dir}"
                 )
             self.step("train", self.train, fatal=True)
-        elif not (self.run_dir / "checkpoints").is_dir() and ("export" in cfg.steps or "bench" in cfg.steps):
+        elif not self.folder.checkpoints.is_dir() and ("export" in cfg.steps or "bench" in cfg.steps):
             raise EdgetlError(
                 f"--out {self.run_dir}: no trained run here (no checkpoints/); add train to --steps"
             )
         if self.run_dir.is_dir() and "train" in cfg.steps:
-            atomic_write_text(self.run_dir / RUN_YAML, dump_yaml(to_yaml_dict(cfg)))
+            atomic_write_text(self.folder.run_yaml, dump_yaml(to_yaml_dict(cfg)))
         self.step("export", self.export)
         self.step("bench", self.bench)
         if self.environment is None:
@@ -292,42 +257,19 @@ def _environment() -> dict[str, Any] | None:
         return None
 
 
-def _previous(run_dir: Path) -> dict[str, Any]:
-    """pipeline.json of an earlier `edgetl run` on this folder ({} when there is none)."""
-    import json
-
+def _previous(folder: rf.RunFolder) -> rf.PipelineRecord:
+    """pipeline.json of an earlier `edgetl run` on this folder (an empty record when there is none)."""
     try:
-        data = json.loads((run_dir / PIPELINE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return rf.read_pipeline(folder)
+    except rf.RunFileError:  # missing, or unreadable: it is rewritten in full after the first step
+        return rf.PipelineRecord()
 
 
-def _previous_steps(run_dir: Path) -> dict[str, dict[str, Any]]:
-    steps = _previous(run_dir).get("steps")
-    return (
-        {s["step"]: s for s in steps if isinstance(s, dict) and "step" in s}
-        if isinstance(steps, list)
-        else {}
-    )
-
-
-def _read_export_report(run_dir: Path) -> Any:
-    """The export report a failed export still wrote (its numbers explain the failure), or None."""
-    import json
-
-    from edgetl.export.report import ExportReport, VariantReport
-
-    p = run_dir / "export" / "export_report.json"
+def _export_report_left(folder: rf.RunFolder) -> Any:
+    """The export report a failed export still wrote, or None."""
     try:
-        d = json.loads(p.read_text(encoding="utf-8"))
-        variants = []
-        vknown = {f.name for f in dataclasses.fields(VariantReport)}
-        for v in d.pop("variants", []):
-            variants.append(VariantReport(**{k: x for k, x in v.items() if k in vknown}))
-        known = {f.name for f in dataclasses.fields(ExportReport)}
-        return ExportReport(**{k: v for k, v in d.items() if k in known}, variants=variants)
-    except (OSError, ValueError, TypeError):
+        return rf.read_export_report(folder)
+    except rf.RunFileError:
         return None
 
 
@@ -351,4 +293,4 @@ def run(cfg: RunConfig, reporter: Any = None, command: str | None = None) -> Run
     return _Pipeline(cfg, reporter or Reporter(quiet=cfg.train.quiet), command).run()
 
 
-__all__ = ["PIPELINE_FILE", "RUN_YAML", "RunResult", "StepResult", "run"]
+__all__ = ["RunResult", "StepResult", "run"]

@@ -20,17 +20,20 @@ from typing import Any
 
 import numpy as np
 
-from edgetl.config import load_config
 from edgetl.errors import DataError, EdgetlError
 from edgetl.progress import Reporter
 from edgetl.train.config import TrainConfig
 
 
 def _run_config(run_dir: Path) -> TrainConfig:
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise EdgetlError(f"{run_dir}: no config.yaml; pass a run directory written by edgetl train")
-    return load_config(TrainConfig, path)
+    from edgetl.runfolder import MissingRunFile, read_train_config
+
+    try:
+        return read_train_config(run_dir)
+    except MissingRunFile:
+        raise EdgetlError(
+            f"{run_dir}: no config.yaml; pass a run directory written by edgetl train"
+        ) from None
 
 
 def _same_data(a: str | None, b: str | None) -> bool:
