@@ -1,15 +1,19 @@
-"""Accuracy budget: keep the nodes INT8 hurts most in float until the val accuracy holds.
+"""Accuracy budget: keep the nodes INT8 hurts most in float, one node at a time, until the gate holds.
 
-    ranking = rank_sensitive(pre_path, qdq_path, calib_inputs[:16], workdir)   # worst SQNR first
-    result = fit_budget(ranking, quantize=q.quantize, measure=accuracy_of, max_nodes=12)
+    ranking = rank_sensitive(pre_path, qdq_path, calib_inputs[:16], workdir)   # worst node first
+    result = fit_budget(ranking, quantize=q.quantize, measure=gate_of, workdir=work, max_nodes=12)
 
-Ranking (per-tensor SQNR, built on onnxruntime's `qdq_loss_debug` helpers): for every quantized
-activation, the signal-to-quantization-noise ratio of the float activation against itself passed
-through that tensor's INT8 scale/zero point; for every weight, the SQNR of its dequantized copy
-(`create_weight_matching` + `compute_weight_error`). A bad tensor is fixed by keeping the nodes
-that quantize it in float: the node that produces it and the nodes that consume it (QDQ puts a
-pair on both sides; a folded Relu/Clip hands this to the node before it). Each step keeps one more
-tensor's nodes in float, re-quantizes (calibration is cached) and re-measures.
+Ranking is per NODE (not per tensor: one tensor can feed seven Convs). A node's error is the worst
+signal-to-quantization-noise ratio among the inputs it reads through a DequantizeLinear:
+- an activation: the FLOAT model's activation against itself fake-quantized with the QDQ model's
+  scale/zero point (the error that tensor adds by itself, not the error piled up upstream);
+- a weight: its dequantized copy against the float one (scalar and shared weights included;
+  onnxruntime's `compute_weight_error` raises on 0-d weights, so this module computes it);
+- a constant added by an `Add` (a bias): its noise measured against the Add's OUTPUT, because a
+  bias 100x smaller than the activation cannot hurt it however coarse its own grid is.
+Tensors with no quantization noise (all-zero biases deduplicated across many Convs read 0.0 dB in
+onnxruntime's helper) are not ranked. `StaticQuantizer.quantize` makes an excluded node read the
+float tensors, so each step takes exactly one node's inputs out of INT8.
 """
 
 from __future__ import annotations
@@ -28,22 +32,41 @@ from edgetl.export.quantize import ArrayCalibrationReader, quiet
 
 log = logging.getLogger(__name__)
 CHUNK = 4  # images per activation-collection pass (every intermediate tensor is held in memory)
+QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 
 
 @dataclass
 class Sensitivity:
-    tensor: str
+    node: str
+    op_type: str
     sqnr_db: float  # lower = more damage from quantization
-    kind: str  # "activation" | "weight"
-    nodes: list[str]  # nodes that must stay float to take this tensor out of INT8
+    tensor: str  # the input that has this error
+    kind: str  # "activation" | "weight" | "bias"
+
+    @property
+    def nodes(self) -> list[str]:
+        return [self.node]
+
+
+@dataclass
+class Measured:
+    """What one candidate INT8 model scored against PyTorch."""
+
+    accuracy: float
+    passed: bool
+    agreement: float | None = None
 
 
 @dataclass
 class BudgetStep:
+    node: str
+    op_type: str
     tensor: str
+    kind: str
     sqnr_db: float
     nodes_added: list[str]
     accuracy: float
+    agreement: float | None
     passed: bool
 
 
@@ -55,7 +78,10 @@ class BudgetResult:
     path: Path | None = None
 
 
-REMOVABLE = ("Relu", "Clip")  # onnxruntime's QDQ quantizer folds these into the producer's output QDQ
+def _db(signal: float, noise: float) -> float:
+    if noise <= 0.0 or signal <= 0.0:
+        return float("inf")
+    return 10.0 * math.log10(signal / noise)
 
 
 def _activation_qparams(qdq_model: Any) -> dict[str, tuple[float, int, int, int]]:
@@ -75,117 +101,164 @@ def _activation_qparams(qdq_model: Any) -> dict[str, tuple[float, int, int, int]
     return params
 
 
-def _quantized_nodes(qdq_model: Any) -> set[str]:
-    """Names of compute nodes that read at least one DequantizeLinear output."""
-    dq_out = {o for n in qdq_model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
-    return {
-        n.name
-        for n in qdq_model.graph.node
-        if n.op_type not in ("QuantizeLinear", "DequantizeLinear") and any(i in dq_out for i in n.input)
-    }
+@dataclass
+class _Energy:
+    signal: float = 0.0
+    noise: float = 0.0
+    count: int = 0
+
+    @property
+    def db(self) -> float:
+        return _db(self.signal, self.noise)
+
+    @property
+    def mean_signal(self) -> float:
+        return self.signal / max(self.count, 1)
 
 
-def rank_sensitive(
-    pre_path: str | os.PathLike, qdq_path: str | os.PathLike, inputs: np.ndarray, workdir: str | os.PathLike
-) -> list[Sensitivity]:
-    """Tensors ranked by quantization SQNR (worst first), each with the nodes that quantize it.
-
-    Activation SQNR is measured on the FLOAT model's activations, fake-quantized with the QDQ
-    model's own scale/zero point: it is the error each tensor adds by itself, not the error
-    piled up upstream (a QDQ model wrecked early on has ~0 dB everywhere downstream).
-    """
-    import onnx
+def _activation_energy(pre_path: Path, qdq: Any, inputs: np.ndarray, workdir: Path) -> dict[str, _Energy]:
+    """Signal and fake-quantization noise of every activation the QDQ model quantizes."""
     from onnxruntime.quantization.qdq_loss_debug import (
         collect_activations,
-        compute_weight_error,
-        create_weight_matching,
         modify_model_output_intermediate_tensors,
     )
 
-    qdq = onnx.load(str(qdq_path))
     qparams = _activation_qparams(qdq)
-    float_aug = Path(workdir) / "float-aug.onnx"
-    signal: dict[str, float] = {}
-    noise: dict[str, float] = {}
-    # qdq_loss_debug logs an ERROR per weight it cannot pair (onnxruntime renames some when quantizing);
-    # those weights are simply not ranked
+    float_aug = workdir / "float-aug.onnx"
+    energy: dict[str, _Energy] = {}
     with quiet(logging.CRITICAL):
         modify_model_output_intermediate_tensors(str(pre_path), str(float_aug))
         for i in range(0, len(inputs), CHUNK):
             acts = collect_activations(str(float_aug), ArrayCalibrationReader(inputs[i : i + CHUNK]))
             for name, arrays in acts.items():
-                if name not in qparams:
-                    continue
-                scale, zp, lo, hi = qparams[name]
+                e = energy.setdefault(name, _Energy())
                 for x in arrays:
-                    x = x.astype(np.float64)
-                    dq = (np.clip(np.rint(x / scale) + zp, lo, hi) - zp) * scale
-                    signal[name] = signal.get(name, 0.0) + float(np.square(x).sum())
-                    noise[name] = noise.get(name, 0.0) + float(np.square(x - dq).sum())
+                    x = np.asarray(x, dtype=np.float64)
+                    e.signal += float(np.square(x).sum())
+                    e.count += x.size
+                    if name in qparams:
+                        scale, zp, lo, hi = qparams[name]
+                        dq = (np.clip(np.rint(x / scale) + zp, lo, hi) - zp) * scale
+                        e.noise += float(np.square(x - dq).sum())
             del acts
-        weight_err = compute_weight_error(create_weight_matching(str(pre_path), str(qdq_path)))
+    return energy
 
-    fmodel = onnx.load(str(pre_path))
-    nodes = {n.name: n for n in fmodel.graph.node}
-    in_qdq = {n.name for n in qdq.graph.node}
-    quantized = _quantized_nodes(qdq)
-    producer = {o: n.name for n in fmodel.graph.node for o in n.output}
-    consumers: dict[str, list[str]] = {}
-    for n in fmodel.graph.node:
+
+def weight_energy(pre_path: str | os.PathLike, qdq_path: str | os.PathLike) -> dict[str, _Energy]:
+    """Weight name -> signal/noise of its dequantized copy; 0-d (scalar) weights included."""
+    from onnxruntime.quantization.qdq_loss_debug import create_weight_matching
+
+    with quiet(logging.CRITICAL):  # it logs an ERROR per weight it cannot pair (renamed ones): not ranked
+        matched = create_weight_matching(str(pre_path), str(qdq_path))
+    out = {}
+    for name, m in matched.items():
+        w = np.asarray(m["float"], dtype=np.float64).reshape(-1)
+        dq = np.asarray(m["dequantized"], dtype=np.float64).reshape(-1)
+        if dq.size != w.size:
+            continue
+        out[name] = _Energy(float(np.square(w).sum()), float(np.square(w - dq).sum()), w.size)
+    return out
+
+
+def _dq_sources(qdq: Any) -> dict[str, str]:
+    """DequantizeLinear output -> the float tensor it stands for (activation or weight name)."""
+    q_in = {n.output[0]: n.input[0] for n in qdq.graph.node if n.op_type == "QuantizeLinear"}
+    out = {}
+    for n in qdq.graph.node:
+        if n.op_type == "DequantizeLinear":
+            src = n.input[0]
+            out[n.output[0]] = q_in.get(src, src.removesuffix("_quantized"))
+    return out
+
+
+def rank_sensitive(
+    pre_path: str | os.PathLike, qdq_path: str | os.PathLike, inputs: np.ndarray, workdir: str | os.PathLike
+) -> list[Sensitivity]:
+    """Quantized nodes ranked by the worst SQNR among their quantized inputs (worst first)."""
+    import onnx
+
+    qdq = onnx.load(str(qdq_path))
+    acts = _activation_energy(Path(pre_path), qdq, inputs, Path(workdir))
+    weights = weight_energy(pre_path, qdq_path)
+    sources = _dq_sources(qdq)
+    ranking = []
+    for n in qdq.graph.node:
+        if n.op_type in QDQ_OPS:
+            continue
+        worst: Sensitivity | None = None
         for t in n.input:
-            consumers.setdefault(t, []).append(n.name)
-
-    def nodes_for(tensor: str) -> list[str]:
-        names = [producer.get(tensor), *consumers.get(tensor, [])]
-        p = nodes.get(producer.get(tensor, ""))
-        if p is not None and p.op_type in REMOVABLE and p.name not in in_qdq:
-            names.append(producer.get(p.input[0]))  # the Relu/Clip was folded: its input's producer quantizes
-        keep = []
-        for n in dict.fromkeys(names):
-            if n and (n in quantized or (n in nodes and nodes[n].op_type in REMOVABLE and n not in in_qdq)):
-                keep.append(n)
-        return keep
-
-    def sqnr(t: str) -> float:
-        if noise.get(t, 0.0) <= 0.0 or signal.get(t, 0.0) <= 0.0:
-            return float("inf")
-        return 10.0 * math.log10(signal[t] / noise[t])
-
-    ranking = [Sensitivity(t, sqnr(t), "activation", nodes_for(t)) for t in signal]
-    ranking += [Sensitivity(t, float(v), "weight", nodes_for(t)) for t, v in weight_err.items()]
-    ranking = [s for s in ranking if s.nodes and math.isfinite(s.sqnr_db)]
+            src = sources.get(t)
+            if src is None:
+                continue
+            if src in weights:
+                w = weights[src]
+                kind, db = "weight", w.db
+                if n.op_type == "Add" and n.output[0] in acts:  # a bias: judged by what it does to the sum
+                    kind = "bias"
+                    db = _db(acts[n.output[0]].mean_signal, w.noise / max(w.count, 1))
+            elif src in acts:
+                kind, db = "activation", acts[src].db
+            else:
+                continue
+            if math.isfinite(db) and (worst is None or db < worst.sqnr_db):
+                worst = Sensitivity(n.name, n.op_type, db, src, kind)
+        if worst is not None:
+            ranking.append(worst)
     ranking.sort(key=lambda s: s.sqnr_db)
     return ranking
+
+
+def _as_measured(m: Measured | tuple) -> Measured:
+    return m if isinstance(m, Measured) else Measured(*m)
 
 
 def fit_budget(
     ranking: list[Sensitivity],
     quantize: Callable[[Path, list[str]], Path],
-    measure: Callable[[Path], tuple[float, bool]],
+    measure: Callable[[Path], Measured | tuple],
     workdir: str | os.PathLike,
     max_nodes: int,
 ) -> BudgetResult:
-    """Keep the worst tensors' nodes in float one tensor at a time until `measure` says it passes.
+    """Keep the worst-ranked nodes in float one node at a time until `measure` says the gate holds.
 
-    `quantize(out_path, excluded)` writes a model; `measure(path)` returns (accuracy, passed).
+    `quantize(out_path, excluded)` writes a model; `measure(path)` returns a `Measured` (or a tuple
+    (accuracy, passed[, agreement])). Every step is recorded, the failing ones too.
     """
     result = BudgetResult(passed=False)
     for i, s in enumerate(ranking):
-        new = [n for n in s.nodes if n not in result.excluded]
-        if not new:
+        if s.node in result.excluded:
             continue
-        if len(result.excluded) + len(new) > max_nodes:
-            log.info("budget: stopping, keeping %s in float would exceed %d nodes", new, max_nodes)
+        if len(result.excluded) >= max_nodes:
+            log.info("budget: stopping at %d nodes in float (limit)", max_nodes)
             break
-        result.excluded.extend(new)
+        result.excluded.append(s.node)
         path = quantize(Path(workdir) / f"int8-fallback-{i}.onnx", list(result.excluded))
-        acc, ok = measure(path)
-        result.steps.append(BudgetStep(s.tensor, s.sqnr_db, new, acc, ok))
-        log.info("budget: +%s in float (%s, %.1f dB) -> accuracy %.2f%%", new, s.tensor, s.sqnr_db, 100 * acc)
-        if ok:
+        m = _as_measured(measure(path))
+        result.steps.append(
+            BudgetStep(
+                s.node, s.op_type, s.tensor, s.kind, s.sqnr_db, [s.node], m.accuracy, m.agreement, m.passed
+            )
+        )
+        log.info(
+            "budget: +%s in float (%s %s, %.1f dB) -> accuracy %.2f%%",
+            s.node,
+            s.kind,
+            s.tensor,
+            s.sqnr_db,
+            100 * m.accuracy,
+        )
+        if m.passed:
             result.passed, result.path = True, path
             return result
     return result
 
 
-__all__ = ["BudgetResult", "BudgetStep", "Sensitivity", "fit_budget", "rank_sensitive"]
+__all__ = [
+    "BudgetResult",
+    "BudgetStep",
+    "Measured",
+    "Sensitivity",
+    "fit_budget",
+    "rank_sensitive",
+    "weight_energy",
+]

@@ -8,7 +8,11 @@
 Static INT8 follows onnxruntime's recipe: `quant_pre_process` (shape inference + basic graph
 optimisation), QDQ format, per-channel weights, calibration ranges computed once and cached
 (`calibration_cache_path`) so the accuracy budget can re-quantize with nodes kept in float
-without calibrating again. The scheme (U8/S8, symmetric or not) comes from the target.
+without calibrating again. The scheme (U8/S8, symmetric or not) comes from the target. Before
+calibrating, the per-pattern policy (int8_policy: GELU float islands, ReduceMean -> pooling, ...)
+rewrites the graph and names the nodes kept in float; `q.plan.applied` says what it did.
+A node kept in float reads the float tensors: onnxruntime would otherwise hand it the same
+DequantizeLinear output its quantized siblings read (`float_inputs`).
 """
 
 from __future__ import annotations
@@ -162,6 +166,7 @@ class StaticQuantizer:
         method: str,
         workdir: str | os.PathLike,
         always_exclude: list[str] | None = None,
+        rules: list[str] | None = None,
     ):
         self.pre_path = Path(pre_path)
         self.scheme = scheme
@@ -170,6 +175,30 @@ class StaticQuantizer:
         self.workdir = Path(workdir)
         self.cache = self.workdir / f"calibration-{method}.json"
         self.always_exclude = list(always_exclude or [])
+        self.rules = rules
+        self._plan: Any = None
+        self._source: Path | None = None
+
+    @property
+    def plan(self) -> Any:
+        """The per-pattern policy for this model (computed once; see int8_policy)."""
+        if self._plan is None:
+            import onnx
+
+            from edgetl.export.int8_policy import plan_policy
+
+            self._plan = plan_policy(onnx.load(str(self.pre_path)), self.rules)
+        return self._plan
+
+    @property
+    def source(self) -> Path:
+        """The pre-processed model with the policy's rewrites: what is calibrated and quantized."""
+        if self._source is None:
+            import onnx
+
+            self._source = self.workdir / "int8-source.onnx"
+            onnx.save(self.plan.model, str(self._source))
+        return self._source
 
     def calibrate(self) -> Path:
         """Collect activation ranges over the calibration images (a few at a time) into the cache file."""
@@ -186,7 +215,7 @@ class StaticQuantizer:
         try:
             with quiet(), contextlib.redirect_stdout(io.StringIO()):  # histogram calibrators print progress
                 calibrator = create_calibrator(
-                    self.pre_path,
+                    self.source,
                     sorted(set(QLinearOpsRegistry) | set(QDQRegistry)),
                     augmented_model_path=str(self.workdir / f"augmented-{self.method}.onnx"),
                     calibrate_method=CALIBRATION_METHODS[self.method],
@@ -209,10 +238,11 @@ class StaticQuantizer:
 
         self.calibrate()
         s = self.scheme
+        excluded = [*self.plan.exclude, *self.always_exclude, *(exclude or [])]
         try:
             with quiet():
                 quantize_static(
-                    str(self.pre_path),
+                    str(self.source),
                     str(out_path),
                     None,
                     quant_format=QuantFormat.QDQ,
@@ -220,7 +250,7 @@ class StaticQuantizer:
                     reduce_range=s.reduce_range,
                     activation_type=_qtype(s.activations),
                     weight_type=_qtype(s.weights),
-                    nodes_to_exclude=[*self.always_exclude, *(exclude or [])],
+                    nodes_to_exclude=excluded,
                     calibrate_method=CALIBRATION_METHODS[self.method],
                     extra_options={
                         "ActivationSymmetric": s.activation_symmetric,
@@ -232,13 +262,100 @@ class StaticQuantizer:
             raise ExportError(
                 f"int8: onnxruntime's quantize_static failed ({type(e).__name__}: {e})"
             ) from None
+        if exclude:
+            import onnx
+
+            model = onnx.load(str(out_path))
+            float_inputs(model, set(exclude), self.plan.model)
+            onnx.save(model, str(out_path))
         return Path(out_path)
+
+
+def _unfolded(model: Any, t: str, source: Any | None, producer: dict[str, Any]) -> str:
+    """`t` as the float model computes it: onnxruntime folds Relu/Clip into the Q after the node
+    before them (`t` is then that node's raw output), so the folded op is put back for float readers."""
+    if source is None:
+        return t
+    src = next((n for n in source.graph.node if t in n.output), None)
+    here = producer.get(t)
+    if src is None or here is None or src.name == here.name or src.op_type not in ("Relu", "Clip"):
+        return t
+    import onnx
+
+    names = {i.name for i in model.graph.initializer}
+    for i in source.graph.initializer:
+        if i.name in src.input[1:] and i.name not in names:
+            model.graph.initializer.append(i)
+    out = f"{t}_float"
+    if out not in producer:
+        node = onnx.helper.make_node(src.op_type, [t, *src.input[1:]], [out], name=f"{src.name}_float")
+        node.attribute.extend(src.attribute)
+        model.graph.node.append(node)
+        producer[out] = node
+    return out
+
+
+def float_inputs(model: Any, names: set[str], source: Any | None = None) -> int:
+    """Make nodes in `names` read float activations instead of a shared DQ(Q(x)); returns rewires.
+
+    onnxruntime's QDQ quantizer gives every consumer of a quantized tensor the same DQ output,
+    excluded consumers included, so "kept in float" would otherwise still see INT8 rounding.
+    `source` (the float model that was quantized) lets folded Relu/Clip be put back. Q/DQ nodes
+    and initializers left without readers are removed; nodes are re-sorted topologically.
+    """
+    g = model.graph
+    producer = {o: n for n in g.node for o in n.output}
+    rewired = 0
+    for n in list(g.node):
+        if n.name not in names:
+            continue
+        for i, t in enumerate(n.input):
+            dq = producer.get(t)
+            if dq is None or dq.op_type != "DequantizeLinear":
+                continue
+            q = producer.get(dq.input[0])
+            if q is not None and q.op_type == "QuantizeLinear":
+                n.input[i] = _unfolded(model, q.input[0], source, producer)
+                rewired += 1
+    outputs = {o.name for o in g.output}
+    while True:
+        read = {t for n in g.node for t in n.input} | outputs
+        dead = [n for n in g.node if n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.output[0] not in read]
+        if not dead:
+            break
+        for n in dead:
+            g.node.remove(n)
+    read = {t for n in g.node for t in n.input}
+    for init in [i for i in g.initializer if i.name not in read]:
+        g.initializer.remove(init)
+    _toposort(g)
+    return rewired
+
+
+def _toposort(g: Any) -> None:
+    ready = {i.name for i in g.input} | {i.name for i in g.initializer} | {""}
+    pending, order = list(g.node), []
+    while pending:
+        rest = []
+        for n in pending:
+            if all(t in ready for t in n.input):
+                order.append(n)
+                ready.update(n.output)
+            else:
+                rest.append(n)
+        if len(rest) == len(pending):
+            order.extend(rest)  # a cycle or a missing input: leave the rest as it was for the checker
+            break
+        pending = rest
+    del g.node[:]
+    g.node.extend(order)
 
 
 __all__ = [
     "CALIBRATION_METHODS",
     "ArrayCalibrationReader",
     "StaticQuantizer",
+    "float_inputs",
     "preprocess",
     "quantize_int8_dynamic",
     "quiet",

@@ -1,0 +1,132 @@
+"""Graph patterns that onnxruntime's QDQ quantizer handles badly, found by structure, not by model name.
+
+    g = GraphIndex(onnx.load("fp32-pre.onnx"))
+    hard_swish(g)        # [(HardSigmoid, Mul)] pairs computing x * hardsigmoid(x)
+    se_gates(g)          # squeeze-excite gates: pooled -> Conv -> act -> Conv -> gate -> Mul(x, gate)
+
+After `quant_pre_process`, onnxruntime inlines ONNX's HardSwish into HardSigmoid + Mul (its CPU
+provider has no HardSwish kernel), GELU into Erf arithmetic, LayerNormalization stays one node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+GATES = ("HardSigmoid", "Sigmoid")  # the last op of a squeeze-excite gate in timm's nets
+
+
+@dataclass
+class GraphIndex:
+    """Producer/consumer lookup over one ONNX graph (built once, read by every pattern)."""
+
+    model: Any
+    producer: dict[str, Any] = field(default_factory=dict)
+    consumers: dict[str, list[Any]] = field(default_factory=dict)
+    initializers: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        g = self.model.graph
+        self.initializers = {i.name for i in g.initializer}
+        for n in g.node:
+            for o in n.output:
+                self.producer[o] = n
+            for t in n.input:
+                self.consumers.setdefault(t, []).append(n)
+
+    @property
+    def nodes(self) -> list[Any]:
+        return list(self.model.graph.node)
+
+    def parent(self, node: Any, i: int = 0) -> Any | None:
+        return self.producer.get(node.input[i]) if len(node.input) > i else None
+
+    def only_child(self, node: Any) -> Any | None:
+        users = self.consumers.get(node.output[0], [])
+        return users[0] if len(users) == 1 else None
+
+
+def hard_swish(g: GraphIndex) -> list[tuple[Any, Any]]:
+    """(HardSigmoid, Mul) pairs with Mul(x, HardSigmoid(x)): hard-swish as onnxruntime runs it."""
+    pairs = []
+    for n in g.nodes:
+        if n.op_type != "HardSigmoid":
+            continue
+        for m in g.consumers.get(n.output[0], []):
+            if m.op_type == "Mul" and set(m.input) == {n.input[0], n.output[0]}:
+                pairs.append((n, m))
+    return pairs
+
+
+def _is_pool(n: Any | None) -> bool:
+    return n is not None and n.op_type in ("ReduceMean", "GlobalAveragePool")
+
+
+def se_gates(g: GraphIndex) -> list[list[Any]]:
+    """Squeeze-excite blocks: [pool, Conv, act..., Conv, gate, Mul] with Mul(x, gate(...pool(x)))."""
+    blocks = []
+    for mul in g.nodes:
+        if mul.op_type != "Mul" or len(mul.input) != 2:
+            continue
+        for k in (0, 1):
+            gate = g.producer.get(mul.input[k])
+            x = mul.input[1 - k]
+            if gate is None or gate.op_type not in GATES:
+                continue
+            chain, cur = [gate], g.parent(gate)
+            while cur is not None and not _is_pool(cur) and len(chain) < 6:
+                chain.append(cur)
+                cur = g.parent(cur)
+            if _is_pool(cur) and cur.input[0] == x and any(c.op_type == "Conv" for c in chain):
+                blocks.append([cur, *reversed(chain), mul])
+                break
+    return blocks
+
+
+def reduce_mean_pools(g: GraphIndex) -> list[Any]:
+    """ReduceMean over H, W with keepdims: the same as GlobalAveragePool, which onnxruntime quantizes."""
+    import onnx
+
+    found = []
+    for n in g.nodes:
+        if n.op_type != "ReduceMean":
+            continue
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+        axes = attrs.get("axes")
+        if axes is None and len(n.input) > 1 and n.input[1] in g.initializers:
+            init = next(i for i in g.model.graph.initializer if i.name == n.input[1])
+            axes = list(onnx.numpy_helper.to_array(init).reshape(-1))
+        if axes is not None and sorted(int(a) % 4 for a in axes) == [2, 3] and attrs.get("keepdims", 1) == 1:
+            found.append(n)
+    return found
+
+
+def erf_gelu(g: GraphIndex) -> list[list[Any]]:
+    """GELU as exported: x -> Div(sqrt 2) | Mul(1/sqrt 2) -> Erf -> Add(1) -> Mul(x) -> Mul(0.5), any order."""
+    found = []
+    for erf in g.nodes:
+        if erf.op_type != "Erf":
+            continue
+        scale = g.parent(erf)
+        if scale is None or scale.op_type not in ("Div", "Mul"):
+            continue
+        x = next((t for t in scale.input if t not in g.initializers), None)
+        add = g.only_child(erf)
+        if x is None or add is None or add.op_type != "Add":
+            continue
+        chain, cur = [scale, erf, add], add
+        for _ in range(2):  # the two Muls: by x and by 0.5, in either order
+            cur = g.only_child(cur)
+            if cur is None or cur.op_type != "Mul":
+                break
+            chain.append(cur)
+        if len(chain) == 5 and x in [*chain[3].input, *chain[4].input]:
+            found.append(chain)
+    return found
+
+
+def ops_of(g: GraphIndex, *op_types: str) -> list[Any]:
+    return [n for n in g.nodes if n.op_type in op_types]
+
+
+__all__ = ["GATES", "GraphIndex", "erf_gelu", "hard_swish", "ops_of", "reduce_mean_pools", "se_gates"]
