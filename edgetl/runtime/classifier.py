@@ -226,6 +226,11 @@ class Classifier:
         if k < 1:
             raise InputError(f"topk must be >= 1, got {topk}")
         self._check_output_size(list(probs.shape), f" (shape {tuple(probs.shape)} from the graph)")
+        if not np.isfinite(probs).all():
+            raise EdgetlError(
+                f"{self.path.name}: the model gave non-finite scores (NaN or infinity); check the file's "
+                "edgetl.mean/std metadata and its weights"
+            )
         order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         out = []
         for row, idx in zip(probs, order, strict=True):
@@ -324,7 +329,9 @@ def read_metadata(session: Any, path: Path) -> ModelMetadata:
         md = ModelMetadata.from_props(props)  # checks every value's type, range and size
         Preprocess.from_metadata(md)  # validates interpolation, crop mode, layout
     except (ValueError, TypeError, EdgetlError) as e:
-        hint = "" if "edgetl export" in str(e) else "; fix the value or re-export the model with `edgetl export`"
+        hint = (
+            "" if "edgetl export" in str(e) else "; fix the value or re-export the model with `edgetl export`"
+        )
         raise EdgetlError(f"{path}: bad edgetl metadata: {e}{hint}") from None
     return md
 

@@ -74,6 +74,7 @@ MAX_LABELS = 100_000
 MAX_LABEL_CHARS = 512
 MAX_SIDE = 4096  # input pixels per side, as edgetl train allows
 MAX_RESIZE = 8192  # pixels per side before the crop (side / crop_pct)
+MAX_NORM, MIN_STD = 1e3, 1e-4  # mean/std of 0-1 pixels: keep (x - mean) / std far from float32 overflow
 _TEXT_KEYS = (
     "interpolation",
     "model",
@@ -115,12 +116,13 @@ def check_values(data: dict[str, Any]) -> None:
     if not (isinstance(size, list) and len(size) == 3 and all(isinstance(x, int) and not isinstance(x, bool) for x in size)
             and size[0] == 3 and all(1 <= x <= MAX_SIDE for x in size[1:])):  # fmt: skip
         raise bad("input_size", f"[3, H, W] with 1 <= H, W <= {MAX_SIDE}")
-    for key, positive in (("mean", False), ("std", True)):
+    for key, lo, rule in (
+        ("mean", -MAX_NORM, f"in [-{MAX_NORM:g}, {MAX_NORM:g}]"),
+        ("std", MIN_STD, f">= {MIN_STD:g}"),
+    ):
         v = data.get(key)
-        if not (
-            isinstance(v, list) and len(v) == 3 and all(_number(x) and (x > 0 or not positive) for x in v)
-        ):
-            raise bad(key, "3 finite numbers" + (" > 0" if positive else ""))
+        if not (isinstance(v, list) and len(v) == 3 and all(_number(x) and lo <= x <= MAX_NORM for x in v)):
+            raise bad(key, f"3 finite numbers {rule} (pixel scale 0-1, e.g. [0.5, 0.5, 0.5])")
     pct = data.get("crop_pct", 0.875)
     if pct is not None and not (_number(pct) and pct > 0 and max(size[1:]) / pct <= MAX_RESIZE):
         raise bad("crop_pct", f"a number > 0 that keeps the resize within {MAX_RESIZE} pixels (e.g. 0.875)")
