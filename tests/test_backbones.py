@@ -72,6 +72,38 @@ def test_img_size_reaches_a_vit_and_survives_the_checkpoint(tmp_path: Path) -> N
     assert torch.equal(again(_x()), out)
 
 
+def test_local_vit_weights_are_resampled_to_img_size(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    src = timm.create_model("deit_tiny_patch16_224", num_classes=0)
+    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    model, _ = create_classifier("deit_tiny_patch16_224", 2, str(tmp_path / "w.safetensors"), img_size=SIZE)
+    assert model.pos_embed.shape == (1, 1 + (SIZE // 16) ** 2, 192)
+    assert torch.equal(model.cls_token, src.cls_token)
+    assert model.eval()(_x()).shape == (2, 2)
+
+
+@pytest.mark.parametrize("name", ["levit_128s", "deit_tiny_patch16_224", "resnet18"])
+def test_trained_weights_move_to_another_input_size(name: str) -> None:
+    from edgetl.models.resize import rebuild_at_size
+
+    small, _ = create_classifier(name, 3, "none", img_size=SIZE)
+    big = rebuild_at_size(name, small.state_dict(), 3, 64)
+    assert big(_x(1, 64)).shape == (1, 3)
+    if name == "resnet18":  # nothing depends on the input size: the very same weights
+        assert all(torch.equal(a, b) for a, b in zip(small.state_dict().values(), big.state_dict().values()))
+
+
+def test_weights_that_cannot_be_resampled_are_named() -> None:
+    from edgetl.errors import CheckpointError
+    from edgetl.models.resize import rebuild_at_size
+
+    state = timm.create_model("resnet18", num_classes=3).state_dict()
+    state["conv1.weight"] = state["conv1.weight"][:, :, :3, :3]
+    with pytest.raises(CheckpointError, match="conv1.weight"):
+        rebuild_at_size("resnet18", state, 3, 64)
+
+
 # ------------------------------------------------------------------ heads that are not one module
 
 

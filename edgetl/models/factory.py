@@ -182,7 +182,9 @@ def _load_backbone_state(model: Any, state: dict[str, Any], origin: str) -> None
     head = model.default_cfg.get("classifier", "classifier")
     heads = head if isinstance(head, (list, tuple)) else [head]
     is_head = lambda k: any(k == h or k.startswith(h + ".") for h in heads)  # noqa: E731
-    body = {k: v for k, v in state.items() if not is_head(k)}
+    from edgetl.models.resize import fit_state_to
+
+    body = fit_state_to(model, {k: v for k, v in state.items() if not is_head(k)})  # e.g. ViT at --img-size
     arch = model.default_cfg.get("architecture", type(model).__name__)
     own_body = {k: v for k, v in own.items() if not is_head(k)}
     check_state_fits(own_body, body, origin, f"the {arch} backbone (weights do not fit)")
