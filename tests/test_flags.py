@@ -6,12 +6,12 @@ drifting away from the flags the subcommands generate from the same dataclass fi
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 
 import pytest
 
 from edgetl.cli import build_parser
+from edgetl.cli._fields import given
 from edgetl.config import from_dict
 from edgetl.flags import command, to_argv
 
@@ -23,10 +23,10 @@ def _parse(line: str):
 
 
 def _export_config(args):
+    """What `edgetl export` builds from its arguments (edgetl/cli/export.py)."""
     from edgetl.export.config import ExportConfig
 
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(ExportConfig) if hasattr(args, f.name)}
-    return from_dict(ExportConfig, {**given, "source": args.source})
+    return from_dict(ExportConfig, {**given(args, ExportConfig), "source": args.source})
 
 
 EXPORTS = [
@@ -71,12 +71,7 @@ def test_train_flags_share_the_spelling():
     argv = to_argv(cfg)
     assert argv[:2] == ["--data", "photos"] and "--scale" in argv
     args = build_parser().parse_args(["train", *argv])
-    given = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(TrainConfig)
-        if getattr(args, f.name) is not None
-    }
-    assert from_dict(TrainConfig, {**given, "scale": tuple(given["scale"])}) == cfg
+    assert from_dict(TrainConfig, given(args, TrainConfig)) == cfg
 
 
 def test_only_what_differs_from_the_default_is_written():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +13,17 @@ import pytest
 from edgetl import runfolder as rf
 
 
-@pytest.fixture
-def run(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
     from test_report import make_fixture_run
 
-    return make_fixture_run(tmp_path / "run")
+    return make_fixture_run(tmp_path_factory.mktemp("runfolder") / "run")
+
+
+@pytest.fixture
+def run(template: Path, tmp_path: Path) -> Path:
+    """A complete run directory written by the stages' own writers (a fresh copy per test)."""
+    return Path(shutil.copytree(template, tmp_path / "run"))
 
 
 def test_readers_return_typed_data_of_a_complete_run(run: Path):
