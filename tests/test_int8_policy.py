@@ -302,3 +302,35 @@ def test_fit_budget_keeps_one_node_per_step_and_records_every_step(tmp_path):
     assert r.steps[0].agreement == pytest.approx(0.85) and r.steps[0].op_type == "Conv"
     capped = fit_budget(ranking, quantize, lambda p: (0.1, False), tmp_path, max_nodes=2)
     assert not capped.passed and len(capped.steps) == 2 and capped.steps[-1].agreement is None
+
+
+class GhostNetLike(nn.Module):
+    """GhostNet's ghost module in miniature: a conv, a cheap depthwise conv of it, both concatenated."""
+
+    def __init__(self, classes: int = 2):
+        super().__init__()
+        self.primary = nn.Sequential(nn.Conv2d(3, 4, 1), nn.ReLU())
+        self.cheap = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.head = nn.Linear(8, classes)
+
+    def forward(self, x):
+        a = self.primary(x)
+        return self.head(torch.cat([a, self.cheap(a)], 1).mean((2, 3)))
+
+
+def test_concat_inputs_and_output_share_one_scale(tmp_path):
+    from onnx import numpy_helper
+
+    fp32 = _export(_fit(GhostNetLike()), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "w")
+    m = onnx.load(str(q.quantize(tmp_path / "int8.onnx")))
+    init = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    producer = {o: n for n in m.graph.node for o in n.output}
+    reads = _reads_of(m)
+    (cat,) = [n for n in m.graph.node if n.op_type == "Concat"]
+    qparams = [tuple(float(init[t]) for t in producer[i].input[1:3]) for i in cat.input]  # input DQs
+    out_q = next(c for c in reads[cat.output[0]] if c.op_type == "QuantizeLinear")
+    qparams.append(tuple(float(init[t]) for t in out_q.input[1:3]))
+    assert len(set(qparams)) == 1, qparams
+    x, _ = _data(32, seed=3)
+    assert (_run(fp32, x).argmax(1) == _run(tmp_path / "int8.onnx", x).argmax(1)).mean() >= 0.9

@@ -17,6 +17,8 @@ pattern. Each action was chosen by side-by-side latency and agreement on this CP
   has no INT8 HardSigmoid, so its default puts DQ -> HardSigmoid -> Q and a QLinearMul after it;
   kept float, the pair costs one DQ/Q pair (22 fewer Q and DQ in MobileNetV3-Large), exact math,
   and measured the same speed within this machine's noise.
+- shared range: Concat of activations (GhostNet's ghost halves, FastViT/MobileViT joins): inputs
+  and output calibrated to one range, so QLinearConcat copies bytes instead of requantizing.
 `RULES` is a registry: a new pattern is one `RULES.register(...)`.
 """
 
@@ -29,7 +31,7 @@ from typing import Any
 from edgetl.export import int8_patterns as P
 from edgetl.registry import Registry
 
-ACTIONS = ("rewrite", "float-island", "quantize-around")
+ACTIONS = ("rewrite", "float-island", "quantize-around", "shared-range")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Rule:
 class PolicyPlan:
     model: Any
     exclude: list[str] = field(default_factory=list)
+    shared_ranges: list[list[str]] = field(default_factory=list)  # tensors calibrated to one range
     applied: list[dict[str, Any]] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -94,6 +97,34 @@ RULES.register(
     ),
 )
 
+RULES.register(
+    "concat",
+    Rule(
+        "concat",
+        "shared-range",
+        "one scale for a Concat's inputs and output: QLinearConcat copies instead of requantizing",
+        lambda g: [[n] for n in P.ops_of(g, "Concat") if not any(t in g.initializers for t in n.input)],
+    ),
+)
+
+
+def shared_range_cache(cache_in: Any, cache_out: Any, groups: list[list[str]]) -> Any:
+    """Copy of a calibration cache where each group of tensors has the union of its ranges."""
+    import numpy as np
+    from onnxruntime.quantization.calibrate import TensorData, load_tensors_data, save_tensors_data
+
+    data = load_tensors_data(cache_in)
+    for group in groups:
+        present = [t for t in group if t in data.data]
+        if len(present) < 2:
+            continue
+        lo = min(float(np.min(data.data[t].range_value[0])) for t in present)
+        hi = max(float(np.max(data.data[t].range_value[1])) for t in present)
+        for t in present:
+            data.data[t] = TensorData(lowest=np.array([lo], np.float32), highest=np.array([hi], np.float32))
+    save_tensors_data(data, cache_out)
+    return cache_out
+
 
 def plan_policy(model: Any, rules: list[str] | None = None) -> PolicyPlan:
     """Apply `rules` (default: all registered) to a copy of `model`; returns what was done."""
@@ -109,8 +140,10 @@ def plan_policy(model: Any, rules: list[str] | None = None) -> PolicyPlan:
             rule.rewrite(out.model, matches)
         elif rule.action == "float-island":
             out.exclude.extend(n.name for m in matches for n in m)
+        elif rule.action == "shared-range":
+            out.shared_ranges.extend([*n.input, *n.output] for (n,) in matches)
         out.applied.append({"rule": name, "action": rule.action, "count": len(matches), "why": rule.why})
     return out
 
 
-__all__ = ["ACTIONS", "RULES", "PolicyPlan", "Rule", "plan_policy"]
+__all__ = ["ACTIONS", "RULES", "PolicyPlan", "Rule", "plan_policy", "shared_range_cache"]

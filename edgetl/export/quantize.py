@@ -239,6 +239,13 @@ class StaticQuantizer:
         self.calibrate()
         s = self.scheme
         excluded = [*self.plan.exclude, *self.always_exclude, *(exclude or [])]
+        cache = self.cache
+        if self.plan.shared_ranges:
+            from edgetl.export.int8_policy import shared_range_cache
+
+            cache = shared_range_cache(
+                self.cache, self.workdir / f"calibration-{self.method}-shared.json", self.plan.shared_ranges
+            )
         try:
             with quiet():
                 quantize_static(
@@ -256,7 +263,7 @@ class StaticQuantizer:
                         "ActivationSymmetric": s.activation_symmetric,
                         "WeightSymmetric": s.weight_symmetric,
                     },
-                    calibration_cache_path=str(self.cache),
+                    calibration_cache_path=str(cache),
                 )
         except Exception as e:
             raise ExportError(
@@ -320,7 +327,11 @@ def float_inputs(model: Any, names: set[str], source: Any | None = None) -> int:
     outputs = {o.name for o in g.output}
     while True:
         read = {t for n in g.node for t in n.input} | outputs
-        dead = [n for n in g.node if n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.output[0] not in read]
+        dead = [
+            n
+            for n in g.node
+            if n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.output[0] not in read
+        ]
         if not dead:
             break
         for n in dead:
