@@ -114,13 +114,9 @@ def _setup(data: Path, name: str, workdir: Path, splits: Any) -> dict[str, Any]:
     cfg = _cfg(data, name, workdir)
     cpu, rep = torch.device("cpu"), Reporter(quiet=True)
     torch.manual_seed(cfg.seed)
+    regularisation = {"drop_rate": cfg.drop, "drop_path_rate": cfg.drop_path}
     model, info = create_classifier(
-        cfg.model,
-        len(splits.classes),
-        cfg.pretrained,
-        drop_rate=cfg.drop,
-        drop_path_rate=cfg.drop_path,
-        img_size=cfg.img_size,
+        cfg.model, len(splits.classes), cfg.pretrained, img_size=cfg.img_size, **regularisation
     )
     ctx = FitContext.for_run(cfg, model, cpu, rep, total_epochs=cfg.epochs)
     ctx.phases = PhaseTimes()
@@ -351,30 +347,35 @@ def _mean_rows(rows: list[dict[str, Any]], name: str, first: bool) -> dict[str, 
     return {k: sum(r[k] for r in sel) / len(sel) for k in keys}
 
 
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    return out + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows] + [""]
+
+
 def markdown(result: dict[str, Any]) -> str:
-    lines = []
+    """The breakdown and training tables as they go into bench/README.md."""
+    lines: list[str] = []
     bd = result.get("breakdown")
     if bd:
-        lines += [
-            "| configuration | epoch | decode | augment | collate | forward | backward | step | val | epoch s | train img/s |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
+        rows = []
         for name in CONFIGS:
             for first in (True, False):
                 m = _mean_rows(bd["rounds"], name, first)
                 if m:
-                    cells = " | ".join(f"{m[k]:.1f}" for k in PHASES)
                     label = "first" if first else "later (mean)"
-                    lines.append(
-                        f"| {name} | {label} | {cells} | {m['epoch_s']:.1f} | {m['train_images_per_s']:.2f} |"
+                    rows.append(
+                        [
+                            name,
+                            label,
+                            *(f"{m[k]:.1f}" for k in PHASES),
+                            f"{m['epoch_s']:.1f}",
+                            f"{m['train_images_per_s']:.2f}",
+                        ]
                     )
-        lines.append("")
+        lines += _table(["configuration", "epoch", *PHASES, "epoch s", "train img/s"], rows)
     tr = result.get("train")
     if tr:
-        lines += [
-            "| configuration | best val (correct) | fine-tune best val (correct) | epochs | fine-tune img/s | time to 95% val | sum of epoch s |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
+        rows = []
         for name in CONFIGS:
             s = tr[name]
             t95 = (
@@ -382,12 +383,20 @@ def markdown(result: dict[str, Any]) -> str:
                 if s["time_to_95_s"]
                 else "not reached"
             )
-            lines.append(
-                f"| {name} | {100 * s['best_val_acc']:.2f}% ({s['best_val_correct']}) | "
-                f"{100 * s['finetune_best_val_acc']:.2f}% ({s['finetune_best_val_correct']}) | {s['epochs_run']} "
-                f"({s['finetune_epochs']} fine-tune) | {s['finetune_images_per_s']} | {t95} | {s['sum_epoch_s']} |"
-            )
-        lines.append(f"\nRatios: {json.dumps(tr['ratios'])}")
+            rows.append([
+                name, f"{100 * s['best_val_acc']:.2f}% ({s['best_val_correct']})",
+                f"{100 * s['finetune_best_val_acc']:.2f}% ({s['finetune_best_val_correct']})",
+                f"{s['epochs_run']} ({s['finetune_epochs']} fine-tune)", s["finetune_images_per_s"], t95, s["sum_epoch_s"],
+            ])  # fmt: skip
+        header = [
+            "configuration",
+            "best val (correct)",
+            "fine-tune best val (correct)",
+            "epochs",
+            "fine-tune img/s",
+        ]
+        lines += _table([*header, "time to 95% val", "sum of epoch s"], rows)
+        lines.append(f"Ratios: {json.dumps(tr['ratios'])}")
     return "\n".join(lines)
 
 
