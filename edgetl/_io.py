@@ -160,3 +160,39 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _manifest(folder: Path) -> set[str] | None:
+    from edgetl.runtime.files import MANIFEST_NAME
+
+    try:
+        data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return {str(n) for n in data["files"]}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()  # unreadable: trust nothing in it
+
+
+def claim_outputs(folder: str | os.PathLike, names: list[str], flag: str = "--out") -> None:
+    """The one overwrite rule: refuse to replace a file in `folder` that edgetl did not write.
+
+    What edgetl writes into a folder is listed in its manifest (`.edgetl-files.json`); `names` are
+    checked against it before any work starts, then added to it. A folder from before manifests
+    counts as edgetl's when it is recognisably a run, export or bench folder.
+    """
+    from edgetl.runtime.files import MANIFEST_NAME, is_kit_folder, shown
+
+    folder = Path(folder)
+    owned = _manifest(folder)
+    legacy = owned is None and folder.is_dir() and is_kit_folder(folder, by_lock=False)
+    if legacy:  # what is there was written by an edgetl from before manifests
+        owned = {p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+    for name in names:
+        p = folder / name
+        if (p.exists() or p.is_symlink()) and name not in (owned or set()):
+            raise EdgetlError(
+                f"{flag} {shown(folder)}: {name} is there and edgetl did not write it; move it away or "
+                f"choose another {flag} (edgetl never overwrites a file it did not write)"
+            )
+    atomic_write_json(folder / MANIFEST_NAME, {"files": sorted((owned or set()) | set(names))})

@@ -200,7 +200,7 @@ def kill_inside_write(owner: str, attr: str, path_arg: int, condition: str, nth:
     """Setup code: the nth matching call of owner.attr writes its temp file, which is then cut to
     half its size, and the process SIGKILLs itself (a kill in the middle of a write)."""
     return f"""
-import importlib, os, signal
+import importlib, importlib.util, os, signal
 _owner = {owner}
 _real = getattr(_owner, {attr!r})
 _hits = [0]
@@ -237,8 +237,10 @@ def _write_bytes(self, data):
 pathlib.Path.write_bytes = _write_bytes
 """
 KILL_BEFORE_RENAME = """
-import os, signal
-import edgetl.export.api as api
+import importlib, importlib.util, os, signal
+# compare_onnx is called from whichever export module builds the variants (api, or builders after issue 13)
+api = next(m for m in (importlib.import_module("edgetl.export." + n) for n in ("builders", "api")
+           if importlib.util.find_spec("edgetl.export." + n)) if hasattr(m, "compare_onnx"))
 _real, _calls = api.compare_onnx, [0]
 def _compare(*args, **kwargs):
     _calls[0] += 1

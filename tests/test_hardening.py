@@ -7,6 +7,7 @@ the test skips and says why, and the faked `OSError` tests in test_faults.py sti
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -118,8 +119,6 @@ BAD = os.fsdecode(b"caf\xe9")  # Latin-1 bytes: not valid UTF-8, so Python spell
 
 
 def strict_json(data: bytes):
-    import json
-
     doc = json.loads(data.decode("utf-8"))  # strict: invalid UTF-8 raises
     json.dumps(doc, ensure_ascii=False).encode("utf-8")  # and no lone surrogate hides inside
     return doc
@@ -145,7 +144,7 @@ def test_names_that_are_not_utf8_work_as_files_and_are_reported_as_classes(odd_n
     assert f"{BAD}.png" in files and len(files) == 16  # the odd file name is used, not dropped
     ((path, why),) = s.skipped
     assert path.endswith("caf\\xe9-class") and "not valid UTF-8" in why
-    strict_json(__import__("json").dumps(s.summary()).encode())
+    strict_json(json.dumps(s.summary()).encode())
 
 
 def test_train_and_predict_json_stay_valid_utf8_with_odd_names(odd_names, tmp_path, capfd) -> None:
@@ -255,8 +254,6 @@ print(json.dumps({"growth_mb": (peak - base) / 1024, "n": len(batch),
 @pytest.mark.slow
 def test_predict_on_2000_paths_runs_in_bounded_memory_with_the_same_results(tmp_path) -> None:
     """Issue 12 must-show 3: peak RSS growth < 300 MB (main decoded all 2,000 first: 460 MB)."""
-    import json
-
     import numpy as np
     from _onnx_fixtures import export_tiny
     from PIL import Image
@@ -389,3 +386,163 @@ def test_a_killed_writers_temp_file_goes_with_the_next_write_of_that_file(tmp_pa
         assert temps(tmp_path) == [live]  # the dead writers' temps went; a live one stays
         assert remove_stale_temps(tmp_path) == 0
     assert target.read_bytes() == b"a whole model" and temps(tmp_path) == []
+
+
+# ------------------------------------------------------------- 10. one writer per folder
+
+HOLDER = r"""
+import sys
+from edgetl._lock import lock_folder
+
+lock_folder(sys.argv[1], "--out")
+print("locked", flush=True)
+sys.stdin.read()  # holds the lock until killed or its stdin closes
+"""
+
+
+@pytest.fixture
+def holder(tmp_path):
+    """Start a process that holds FOLDER's writer lock; yields a function folder -> Popen."""
+    procs = []
+
+    def start(folder: Path) -> subprocess.Popen:
+        p = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+        procs.append(p)
+        assert p.stdout.readline().strip() == "locked"
+        return p
+
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    from _onnx_fixtures import make_run_dir
+
+    root = tmp_path_factory.mktemp("hard")
+    data = root / "data"
+    for i, cls in enumerate(LABELS):
+        write_images(data / "train" / cls, COLORS[i], 6, size=(32, 32), seed=i)
+        write_images(data / "val" / cls, COLORS[i], 4, size=(32, 32), seed=10 + i)
+    return make_run_dir(root / "run", data, LABELS, int8=False, fit=False)
+
+
+def _argv(command: str, run_dir: Path, out: Path) -> list[str]:
+    model = next((run_dir / "export").glob("*-fp32-*.onnx"))
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in {**TINY_TRAIN, "lp_epochs": 1, "epochs": 1}.items()]
+    return {
+        "train": ["train", "--data", "digits", "--out", str(out), "--quiet", *flags],
+        "export": ["export", str(run_dir), "--precisions", "fp32", "--out", str(out), "--quiet"],
+        "bench": ["bench", str(model), "--torch", "none", "--out", str(out), "--runs", "3", "--warmup", "0",
+                  "--repeat", "1", "--threads", "1", "--quiet"],
+    }[command]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["train", "export", "bench"])
+def test_a_second_writer_gets_one_line_naming_the_holder(command, run_dir, holder, tmp_path, capfd) -> None:
+    out = tmp_path / "out"
+    p = holder(out)
+    line = one_line_error(capfd, _argv(command, run_dir, out))
+    assert f"--out {out}: another edgetl process is writing it (pid {p.pid} on " in line, line
+    assert "HOLDER" not in line and "since 20" in line and "wait for it to finish" in line
+    assert sorted(x.name for x in out.iterdir()) == [".edgetl.lock"]  # nothing of the refused writer's
+
+
+def test_the_lock_goes_with_a_killed_holder_and_closes_the_new_run_gap(holder, tmp_path) -> None:
+    from edgetl._lock import holds, lock_scope
+    from edgetl.train.rundir import RunDir
+
+    out = tmp_path / "run"
+    p = holder(out)
+    run = RunDir(out)
+    run.check_new()  # the folder looks empty (only the lock file) ...
+    with pytest.raises(EdgetlError, match="another edgetl process is writing it"):
+        run.create()  # ... but creating the run takes the lock first, so the gap is closed
+    p.kill()
+    p.wait()
+    with lock_scope():
+        run.create()  # the kernel dropped the killed holder's lock: no stale lock to clear by hand
+        assert holds(out)
+    assert not holds(out) and list(out.iterdir()) == []  # released: the lock file goes with it
+
+
+# ------------------------------------------------------------- 9. never overwrite a user's file
+
+
+@pytest.mark.parametrize(
+    "command, name",
+    [
+        ("export", "export_report.md"),
+        ("export", "test_efficientnet-fp32-cpu-x86.onnx"),
+        ("bench", "bench.md"),
+    ],
+)
+def test_export_and_bench_never_overwrite_a_file_edgetl_did_not_write(
+    command, name, run_dir, tmp_path, capfd
+):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / name).write_text("my own notes")
+    line = one_line_error(capfd, _argv(command, run_dir, out))
+    assert f"--out {out}: {name} is there and edgetl did not write it" in line, line
+    assert (out / name).read_text() == "my own notes"
+    assert sorted(x.name for x in out.iterdir()) == [name]
+
+
+def test_a_folder_edgetl_wrote_can_be_written_again(run_dir, tmp_path, capfd) -> None:
+    out = tmp_path / "bench"
+    for _ in range(2):
+        capfd.readouterr()
+        assert main(_argv("bench", run_dir, out)) == 0, capfd.readouterr().err
+    files = json.loads((out / ".edgetl-files.json").read_text())["files"]
+    assert {"bench.json", "bench.md", "bench.csv"} <= set(files)
+
+
+# ------------------------------------------------------------- 8. absurd resource requests
+
+
+def test_absurd_resource_requests_are_refused_in_one_line_before_starting(run_dir, tmp_path, capfd) -> None:
+    from edgetl._resources import usable_cores
+
+    out = tmp_path / "out"
+    argv = _argv("bench", run_dir, out)
+    line = one_line_error(capfd, [*argv[:-3], "--batch", "10000000"])
+    assert "--batch 10000000: one batch of 3x32x32 inputs is 114.4 GB" in line and "use a smaller" in line
+    line = one_line_error(capfd, [*argv[:-3], "--threads", "1000"])
+    assert f"--threads 1000: this process may use {usable_cores()} CPU core" in line
+    train = _argv("train", run_dir, out)
+    assert "--num-workers 1000: this process may use" in one_line_error(
+        capfd, [*train, "--num-workers", "1000"]
+    )
+    model = next((run_dir / "export").glob("*-fp32-*.onnx"))
+    assert "--threads 1000" in one_line_error(
+        capfd, ["predict", str(model), str(run_dir), "--threads", "1000"]
+    )
+    assert not out.exists()
+
+
+def test_more_threads_than_cores_is_a_one_line_warning(run_dir, capfd) -> None:
+    from edgetl._resources import usable_cores
+
+    model = next((run_dir / "export").glob("*-fp32-*.onnx"))
+    img = next(run_dir.parent.glob("data/val/ant/*.png"))
+    n = usable_cores() + 1
+    capfd.readouterr()
+    assert main(["predict", str(model), str(img), "--threads", str(n)]) == 0
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err == [f"edgetl predict: warning: --threads {n} is more than the {usable_cores()} usable CPU "
+                   f"core{'s' * (usable_cores() != 1)}; the threads will contend and run slower "
+                   f"(use {usable_cores()})"], err  # fmt: skip
+
+
+def test_a_batch_that_nearly_fills_memory_warns_and_one_that_cannot_fit_is_refused(monkeypatch) -> None:
+    import edgetl._resources as R
+
+    monkeypatch.setattr(R, "available_bytes", lambda: 1 << 30)  # 1 GiB free
+    assert R.check_batch_memory(8, (3, 224, 224)) is None  # 4.8 MB x 16 = 77 MB
+    assert "--batch 96 needs roughly 0.9 GB of the 1.0 GB available" in R.check_batch_memory(96, (3, 224, 224))
+    with pytest.raises(EdgetlError, match="--batch 256: one batch of 3x224x224 inputs is 147 MB"):
+        R.check_batch_memory(256, (3, 224, 224))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgetl._resources import check_threads
 from edgetl.bench.timing import MIN_RUNS
 from edgetl.config import ConfigError, check_finite
 from edgetl.runtime.providers import PROVIDERS
@@ -90,6 +91,7 @@ class BenchConfig:
         self.batch = sorted(set(self.batch))
         if not isinstance(self.threads, int) or self.threads < 1:
             raise ConfigError(f"--threads must be >= 1, got {self.threads}")
+        check_threads(self.threads, "--threads")  # far past the usable cores: refused (bench() warns)
         if self.warmup < 0:
             raise ConfigError(f"--warmup must be >= 0, got {self.warmup}")
         if self.runs is not None and self.runs < 1:

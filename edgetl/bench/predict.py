@@ -106,11 +106,15 @@ def predict(
     on_result: Callable[[ImageResult], None] | None = None,
 ) -> PredictReport:
     """Classify every image of `cfg.inputs` in batches of `cfg.batch`; `on_result` sees each in order."""
+    from edgetl._resources import check_threads
     from edgetl.bench.data import find_images, folder_label
     from edgetl.runtime import BadImageError, Classifier, ProviderFallbackWarning, load_rgb
     from edgetl.runtime.files import shown  # names need not be UTF-8; stdout and JSON must be
 
     rep = reporter or Reporter(quiet=True)
+    note = check_threads(cfg.threads, "--threads")  # refused far past the usable cores, warned past them
+    if note:
+        rep.warn(note)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ProviderFallbackWarning)
         clf = Classifier.load(cfg.model, providers=cfg.provider_choice(), threads=cfg.threads, topk=cfg.topk)

@@ -169,6 +169,9 @@ def to_csv(report: BenchReport) -> str:
     return buf.getvalue()
 
 
+OUTPUT_NAMES = ("bench.json", "bench.csv", "bench.md", "latency_vs_accuracy.png", "latency_by_batch.png")
+
+
 def write_report(report: BenchReport, out_dir: Path, plots: bool = True) -> dict[str, str]:
     """bench.json, bench.csv, bench.md (+ latency_vs_accuracy.png, latency_by_batch.png) in `out_dir`."""
     out_dir = Path(out_dir)

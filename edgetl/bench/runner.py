@@ -16,12 +16,15 @@ import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 
+from edgetl._io import claim_outputs
+from edgetl._lock import lock_folder, lock_scope
+from edgetl._resources import check_batch_memory, check_threads, onnx_input_sizes
 from edgetl.bench.cells import Cell, cell_rows, open_cells
 from edgetl.bench.compare import compare_rows, order_rows, with_speedups
 from edgetl.bench.config import BenchConfig
 from edgetl.bench.env import environment, load_average, peak_rss_mb
 from edgetl.bench.images import prepare_images
-from edgetl.bench.inputs import bench_eval_set, out_dir, resolve, resolve_inputs
+from edgetl.bench.inputs import Inputs, bench_eval_set, out_dir, resolve, resolve_inputs
 from edgetl.bench.notes import eval_summary, notes, run_warnings
 from edgetl.bench.results import BenchReport, BenchRow
 from edgetl.bench.rounds import Timed, time_rounds
@@ -29,13 +32,18 @@ from edgetl.bench.scoring import Score, score_cells
 from edgetl.progress import Reporter
 
 
+@lock_scope()  # the output folder's writer lock is held until the bench ends (or the process dies)
 def bench(cfg: BenchConfig, reporter: Reporter | None = None) -> BenchReport:
     """Measure every variant x provider x batch; write JSON/CSV/Markdown/plots; return the report."""
-    from edgetl.bench.report import write_report
+    from edgetl.bench.report import OUTPUT_NAMES, write_report
 
     rep = reporter or Reporter(quiet=True)
     t_start, load_start = time.perf_counter(), load_average()
     inputs = resolve(cfg)
+    lock_folder(out_dir(cfg, inputs.run_dir), "--out")  # one writer, and it never overwrites
+    claim_outputs(out_dir(cfg, inputs.run_dir), list(OUTPUT_NAMES))  # a file edgetl did not write
+    for note in _resource_notes(cfg, inputs):  # before any model is opened or any batch allocated
+        rep.warn(note)
     openings = open_cells(inputs, cfg, rep)
     cells = [o for o in openings if isinstance(o, Cell)]
     labels = list(cells[0].labels) if cells else []
@@ -62,6 +70,16 @@ def bench(cfg: BenchConfig, reporter: Reporter | None = None) -> BenchReport:
     )
     write_report(report, out_dir(cfg, inputs.run_dir), plots=cfg.plots)
     return report
+
+
+def _resource_notes(cfg: BenchConfig, inputs: Inputs) -> list[str]:
+    """One line each for --threads past the cores and a --batch that nearly fills memory (refused when over)."""
+    sizes = onnx_input_sizes([v.path for v in inputs.onnx])
+    biggest = max(sizes, key=lambda s: s[0] * s[1] * s[2], default=None)
+    notes = [check_threads(cfg.threads, "--threads")]
+    if biggest is not None:
+        notes.append(check_batch_memory(max(cfg.batch), biggest, "--batch"))
+    return [n for n in notes if n]
 
 
 def _rows(

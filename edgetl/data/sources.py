@@ -188,31 +188,10 @@ def _load_folder(root: Path, val_split: float | None, seed: int) -> DataSplits:
             )
         found = {"all": _scan_classes(root, classes)}
 
-    for split, per_class in found.items():  # fail fast, before decoding anything
-        base = root if layout == "split" else (train_dir if split == "train" else val_dir)
-        for name, listed in per_class.items():
-            if not listed:
-                raise DataError(
-                    f"class folder {base / name} has no usable image ({_why_empty(base / name)}); "
-                    "add images or remove the folder"
-                )
+    bases = {"all": root, "train": train_dir, "val": val_dir}
+    samples, bad = _usable_samples(found, bases, classes)
     files = [f for per_class in found.values() for paths in per_class.values() for f in paths]
-    bad = dict(_check_images(files))
     skipped = left_out + [(shown(p), bad[p]) for p in files if p in bad]
-
-    samples: dict[str, list[tuple[str, int]]] = {}
-    for split, per_class in found.items():
-        base = root if layout == "split" else (train_dir if split == "train" else val_dir)
-        samples[split] = []
-        for label, name in enumerate(classes):
-            listed = per_class[name]
-            good = [p for p in listed if p not in bad]
-            if not good:
-                raise DataError(
-                    f"class folder {base / name} has no usable image (all {len(listed)} files are unreadable, "
-                    f"e.g. {listed[0].name}: {bad[listed[0]]}); add images or remove the folder"
-                )
-            samples[split].extend((str(p), label) for p in good)
 
     if layout == "split":
         train, val = _stratified_split(root, classes, samples["all"], val_split, seed)
@@ -229,6 +208,35 @@ def _load_folder(root: Path, val_split: float | None, seed: int) -> DataSplits:
         val_split=float(val_split) if val_split is not None else None,
         seed=seed,
     )
+
+
+def _usable_samples(
+    found: dict[str, dict[str, list[Path]]], bases: dict[str, Path | None], classes: list[str]
+) -> tuple[dict[str, list[tuple[str, int]]], dict[Path, str]]:
+    """(split -> [(path, label)] of decodable images, {bad path: reason}); an empty class is an error."""
+    for split, per_class in found.items():  # fail fast, before decoding anything
+        for name, listed in per_class.items():
+            if not listed:
+                folder = bases[split] / name
+                raise DataError(
+                    f"class folder {folder} has no usable image ({_why_empty(folder)}); "
+                    "add images or remove the folder"
+                )
+    files = [f for per_class in found.values() for paths in per_class.values() for f in paths]
+    bad = dict(_check_images(files))
+    samples: dict[str, list[tuple[str, int]]] = {}
+    for split, per_class in found.items():
+        samples[split] = []
+        for label, name in enumerate(classes):
+            listed = per_class[name]
+            good = [p for p in listed if p not in bad]
+            if not good:
+                raise DataError(
+                    f"class folder {bases[split] / name} has no usable image (all {len(listed)} files are "
+                    f"unreadable, e.g. {listed[0].name}: {bad[listed[0]]}); add images or remove the folder"
+                )
+            samples[split].extend((str(p), label) for p in good)
+    return samples, bad
 
 
 def _class_dirs(folder: Path, left_out: list[tuple[str, str]]) -> list[str]:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from edgetl._resources import check_threads
 from edgetl.errors import EdgetlError
 from edgetl.runtime.image import load_rgb, to_rgb
 from edgetl.runtime.metadata import ModelMetadata
@@ -110,6 +111,7 @@ class Classifier:
             raise EdgetlError(f"{path}: {what}; pass an .onnx file written by edgetl export")
         if topk < 1:
             raise EdgetlError(f"topk must be >= 1, got {topk}")
+        check_threads(threads, "threads")  # far past the usable cores: refused
         check_external_data(path)
         t0 = time.perf_counter()
         sess = create_session(path, providers, threads=threads, warn=warn)

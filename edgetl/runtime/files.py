@@ -46,10 +46,12 @@ def is_utf8(name: str) -> bool:
     return True
 
 
-def is_kit_folder(path: str | os.PathLike) -> bool:
-    """True for a folder edgetl wrote (run, export, bench): never a class, never walked for images."""
+def is_kit_folder(path: str | os.PathLike, by_lock: bool = True) -> bool:
+    """True for a folder edgetl wrote (run, export, bench): never a class, never walked for images.
+
+    by_lock=False: a lock file alone does not count (a writer that just took it may be new there)."""
     p = Path(path)
-    if any((p / name).exists() for name in KIT_FILES):
+    if any((p / name).exists() for name in KIT_FILES if by_lock or name != LOCK_NAME):
         return True
     return (p / "config.yaml").is_file() and ((p / "data.json").is_file() or (p / "checkpoints").is_dir())
 

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from edgetl._io import atomic_write, atomic_write_json, atomic_write_text
+from edgetl._lock import lock_folder
 from edgetl.errors import EdgetlError
 from edgetl.runfolder import RunFolder
+from edgetl.runtime.files import LOCK_NAME, MANIFEST_NAME
 
 STATE_VERSION = 1
 
@@ -50,7 +52,7 @@ class RunDir:
         if self.path.exists():
             if not self.path.is_dir():
                 raise EdgetlError(f"--out {self.path}: exists and is not a folder; choose another --out")
-            if any(self.path.iterdir()):
+            if any(p.name not in (LOCK_NAME, MANIFEST_NAME) for p in self.path.iterdir()):
                 hint = (
                     f"continue it with --resume {self.path}"
                     if self.state.exists()
@@ -58,8 +60,14 @@ class RunDir:
                 )
                 raise EdgetlError(f"--out {self.path}: folder is not empty; {hint}")
 
+    def lock(self, what: str) -> None:
+        """Take the folder's writer lock (edgetl._lock): a second writer gets one line naming this one."""
+        if self.is_writer:
+            lock_folder(self.path, what)
+
     def create(self) -> None:
         if self.is_writer:  # other ranks checked before rank 0 wrote anything; now the folder is rank 0's
+            self.lock("--out")  # first: no other process can fill the folder between the check and the writes
             self.check_new()
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
