@@ -91,7 +91,8 @@ def test_trained_weights_move_to_another_input_size(name: str) -> None:
     big = rebuild_at_size(name, small.state_dict(), 3, 64)
     assert big(_x(1, 64)).shape == (1, 3)
     if name == "resnet18":  # nothing depends on the input size: the very same weights
-        assert all(torch.equal(a, b) for a, b in zip(small.state_dict().values(), big.state_dict().values()))
+        pairs = zip(small.state_dict().values(), big.state_dict().values(), strict=True)
+        assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_weights_that_cannot_be_resampled_are_named() -> None:
