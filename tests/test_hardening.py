@@ -543,6 +543,46 @@ def test_a_batch_that_nearly_fills_memory_warns_and_one_that_cannot_fit_is_refus
 
     monkeypatch.setattr(R, "available_bytes", lambda: 1 << 30)  # 1 GiB free
     assert R.check_batch_memory(8, (3, 224, 224)) is None  # 4.8 MB x 16 = 77 MB
-    assert "--batch 96 needs roughly 0.9 GB of the 1.0 GB available" in R.check_batch_memory(96, (3, 224, 224))
+    assert "--batch 96 needs roughly 0.9 GB of the 1.0 GB available" in R.check_batch_memory(
+        96, (3, 224, 224)
+    )
     with pytest.raises(EdgetlError, match="--batch 256: one batch of 3x224x224 inputs is 147 MB"):
         R.check_batch_memory(256, (3, 224, 224))
+
+
+@pytest.mark.slow
+def test_two_resumes_of_one_run_started_together_train_it_once(tmp_path) -> None:
+    """The issue's case: both trained epochs 2-6 and both exited 0. Now one trains, the other exits 2."""
+    import signal
+    import time
+
+    data = tmp_path / "data"
+    for i, cls in enumerate(LABELS):
+        write_images(data / "train" / cls, COLORS[i], 8, size=(32, 32), seed=i)
+        write_images(data / "val" / cls, COLORS[i], 4, size=(32, 32), seed=10 + i)
+    run = tmp_path / "run"
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in {**TINY_TRAIN, "lp_epochs": 2, "epochs": 4}.items()]
+    cli = [sys.executable, "-m", "edgetl", "train"]
+    env = {**os.environ, "EDGETL_CACHE_DIR": str(tmp_path / "cache")}
+    first = subprocess.Popen([*cli, "--data", str(data), "--out", str(run), "--quiet", "--num-workers", "0",
+                              "--patience", "0", *flags], env=env, stderr=subprocess.PIPE)  # fmt: skip
+    state = run / "checkpoints" / "train_state.pt"
+    deadline = time.monotonic() + 300
+    while not state.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    if not state.exists():
+        pytest.skip("the run finished before it could be killed mid-way (machine too fast for this setup)")
+    resumes = [subprocess.Popen([*cli, "--resume", str(run), "--quiet"], env=env, stderr=subprocess.PIPE,
+                                text=True) for _ in range(2)]  # fmt: skip
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in resumes]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    (err,) = [e for code, e in results if code == 2]
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and (
+        "another edgetl process is writing it (pid" in lines[0] or "already finished" in lines[0]
+    ), err
+    epochs = [int(r.split(",")[0]) for r in (run / "metrics.csv").read_text().splitlines()[1:]]
+    assert epochs == sorted(set(epochs)), epochs  # every epoch once: the run was trained by one process
