@@ -28,6 +28,7 @@ READERS = {
     "export": rf.read_export_report,
     "bench": rf.read_bench_report,
     "pipeline": rf.read_pipeline,
+    "probe": rf.read_probe,
 }
 
 
@@ -41,6 +42,7 @@ class RunData:
     export: ExportReport | None = None
     bench: BenchReport | None = None
     pipeline: rf.PipelineRecord | None = None
+    probe: rf.ProbeRecord | None = None
     errors: dict[str, str] = field(default_factory=dict)  # reader name -> "bench.json not found"
 
     def why(self, name: str) -> str:

@@ -4,6 +4,7 @@
     run = rf.RunFolder("runs/ants")
     cfg = rf.read_train_config(run)          # config.yaml  -> TrainConfig
     data = rf.read_data_summary(run)         # data.json    -> DataSummary
+    probe = rf.maybe(rf.read_probe, run)     # probe.json   -> ProbeRecord (solved probe runs)
     rep = rf.read_export_report(run)         # export/export_report.json -> ExportReport
     bench = rf.maybe(rf.read_bench_report, run)   # bench/bench.json -> BenchReport, None if not run
     run.bench_json, run.export_dir, run.best  # paths (the writers use the same names)
@@ -32,6 +33,7 @@ from edgetl.runfolder.layout import (
     LAST,
     METRICS,
     PIPELINE,
+    PROBE,
     REPORT_HTML,
     REPORT_MD,
     RUN_YAML,
@@ -42,6 +44,7 @@ from edgetl.runfolder.layout import (
     RunLike,
     maybe,
 )
+from edgetl.runfolder.probe import GridPoint, ProbeRecord, read_probe
 from edgetl.runfolder.reports import (
     PipelineRecord,
     StepRecord,
@@ -66,7 +69,7 @@ from edgetl.runfolder.train import (
 __all__ = [
     "BENCH", "BENCH_JSON", "BEST", "CHECKPOINTS", "CONFIG", "CONFUSION", "CURVES", "DATA", "EVAL",
     "EVAL_JSON", "EXPORT", "EXPORT_REPORT", "LAST", "METRICS", "PIPELINE", "REPORT_HTML", "REPORT_MD",
-    "RUN_YAML", "TRAIN_STATE", "ClassMetrics", "DataSummary", "EpochMetrics", "EvalSummary",
+    "RUN_YAML", "TRAIN_STATE", "PROBE", "GridPoint", "ProbeRecord", "read_probe", "ClassMetrics", "DataSummary", "EpochMetrics", "EvalSummary",
     "Metrics", "MissingRunFile", "PipelineRecord", "RunFileError", "RunFolder", "RunLike",
     "SkippedFile", "StepRecord", "maybe", "read_bench_report", "read_checkpoint_meta",
     "read_data_summary", "read_eval", "read_export_report", "read_metrics", "read_pipeline",

@@ -16,6 +16,7 @@ T = TypeVar("T")
 
 CONFIG = "config.yaml"  # TrainConfig, every option written out
 DATA = "data.json"  # DataSummary
+PROBE = "probe.json"  # ProbeRecord: the solved probe's C, CV accuracy and grid
 METRICS = "metrics.csv"  # one row per epoch
 CURVES = "curves.png"
 CHECKPOINTS = "checkpoints"  # best/last .safetensors (+ .json twin of the metadata), train_state.pt
@@ -46,6 +47,7 @@ class RunFolder:
 
     config = property(lambda s: s.root / CONFIG)
     data = property(lambda s: s.root / DATA)
+    probe = property(lambda s: s.root / PROBE)
     metrics = property(lambda s: s.root / METRICS)
     curves = property(lambda s: s.root / CURVES)
     checkpoints = property(lambda s: s.root / CHECKPOINTS)

@@ -51,6 +51,12 @@ class TrainConfig:
     # --- probe stage (linear-probe, and the first stage of lp-ft): head only, on cached features
     lp_epochs: int = _opt(20, "epochs of the linear-probe stage (cheap: features are cached)")
     lp_lr: float = _opt(1e-3, "learning rate of the linear-probe stage")
+    probe_solver: Literal["lbfgs", "sgd"] = _opt(
+        "lbfgs",
+        "probe stage: lbfgs = the head solved as multinomial logistic regression on the cached features, L2 "
+        "strength by stratified 5-fold CV on the training split (one epoch row; probe.json); sgd = --lp-epochs "
+        "of --optimizer at --lp-lr with --drop and --label-smoothing",
+    )
 
     # --- fine-tuning stage (finetune, and the second stage of lp-ft): every layer trains
     epochs: int = _opt(4, "epochs of the fine-tuning stage")

@@ -261,6 +261,7 @@ class EpochEnd:
     clock: float = (
         0.0  # perf_counter() when the row was made: on_epoch adds its checkpoint time to row["seconds"]
     )
+    probe: dict[str, Any] | None = None  # a solved probe's summary (C, CV scores): the run's probe.json
 
 
 def _build_ema(ctx: FitContext, model: nn.Module) -> Any:
@@ -303,6 +304,10 @@ def run_stage(
     on_epoch: Callable[[EpochEnd], None] | None = None,
 ) -> StageState:
     """Train one stage from `resume` (or its start) until its epochs run out or early stopping fires."""
+    if stage.solver == "lbfgs":  # the head solved on cached features, one row (edgetl.train.probe_stage)
+        from edgetl.train.probe_stage import solve_stage
+
+        return solve_stage(ctx, runner, stage, stage_index, stopper, first_global_epoch, resume, on_epoch)
     model = ctx.model
     prepare_model(ctx)
     target = runner.prepare(model)

@@ -31,6 +31,10 @@ class Stage:
     warmup_epochs: int = 0
     layer_decay: float | None = None  # None: one learning rate for every parameter
     min_lr: float = 0.0
+    # probe stages: "lbfgs" solves the head (one row, `edgetl.train.probe_stage`); "sgd" runs `epochs` of the
+    # optimizer. `sgd_epochs`: what an lbfgs stage runs instead on a head that is not linear.
+    solver: Literal["sgd", "lbfgs"] = "sgd"
+    sgd_epochs: int = 0
 
 
 class StageOptions(Protocol):
@@ -38,6 +42,7 @@ class StageOptions(Protocol):
 
     lp_epochs: int
     lp_lr: float
+    probe_solver: str
     epochs: int
     lr: float
     warmup_epochs: int
@@ -49,7 +54,10 @@ MODES: Registry[Callable[[StageOptions], list[Stage]]] = Registry("training mode
 
 
 def probe_stage(cfg: StageOptions) -> Stage:
-    return Stage("probe", "probe", epochs=cfg.lp_epochs, lr=cfg.lp_lr, min_lr=min(cfg.min_lr, cfg.lp_lr))
+    min_lr = min(cfg.min_lr, cfg.lp_lr)
+    if cfg.probe_solver == "lbfgs":  # solved to the optimum: one row in metrics.csv
+        return Stage("probe", "probe", epochs=1, lr=cfg.lp_lr, min_lr=min_lr, solver="lbfgs", sgd_epochs=cfg.lp_epochs)
+    return Stage("probe", "probe", epochs=cfg.lp_epochs, lr=cfg.lp_lr, min_lr=min_lr)
 
 
 def finetune_stage(cfg: StageOptions) -> Stage:

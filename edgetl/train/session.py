@@ -99,6 +99,8 @@ class RunSession:
 
         def on_epoch(end: EpochEnd) -> None:
             row = end.row
+            if end.probe is not None:  # before the train state: a resumed run skips the solved stage
+                run.write_json(run.layout.probe, end.probe)
             if end.improved:
                 self.best_state = {
                     k: v.detach().cpu().clone() for k, v in end.eval_model.state_dict().items()
