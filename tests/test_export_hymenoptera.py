@@ -19,11 +19,11 @@ pytestmark = pytest.mark.slow
 def linear_probe_run(run_dir: Path, data: Path, model_name: str = "tf_efficientnet_lite0") -> Path:
     """Lite0 (offline ImageNet weights) + logistic-regression head, saved as an edgetl run."""
     import torch
-    import yaml
     from sklearn.linear_model import LogisticRegression
+    from test_export import save_run
 
     from edgetl.data import ImageDataset, build_transform, load_splits
-    from edgetl.models import CheckpointMeta, create_classifier, save_checkpoint
+    from edgetl.models import create_classifier
 
     splits = load_splits(data)
     model, info = create_classifier(model_name, len(splits.classes), "efficientnet_lite0")
@@ -47,16 +47,9 @@ def linear_probe_run(run_dir: Path, data: Path, model_name: str = "tf_efficientn
             coef, bias = clf.coef_, clf.intercept_
         head.weight.copy_(torch.tensor(coef, dtype=torch.float32))
         head.bias.copy_(torch.tensor(bias, dtype=torch.float32))
-    meta = CheckpointMeta(
-        model=model_name,
-        labels=list(splits.classes),
-        data_config=info.data_config,
-        weights="efficientnet_lite0",
-        run_id=run_dir.name,
+    return save_run(
+        run_dir, model, model_name, list(splits.classes), info.data_config, "efficientnet_lite0", data
     )
-    save_checkpoint(run_dir / "checkpoints" / "best.safetensors", model, meta)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump({"data": str(data), "val_split": None, "seed": 0}))
-    return run_dir
 
 
 def test_hymenoptera_fp32_fp16_int8(tmp_path, hymenoptera):

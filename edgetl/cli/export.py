@@ -4,8 +4,9 @@
     edgetl export runs/ants --target tensorrt --precisions fp16,int8 --bake-preprocess --softmax
     edgetl export --model resnet18 --weights head.safetensors --labels labels.txt --data photos/
 
-Flags are generated from ExportConfig's fields (help text, defaults, and `metadata["flag"]`
-where the flag is not spelled like the field), so the CLI and the library cannot drift apart.
+Flags are generated from ExportConfig's fields by `edgetl.cli._fields` (help text, defaults,
+`metadata["flag"]` where the flag is not spelled like the field), as for `edgetl train`, so the
+CLI and the library cannot drift apart.
 Prints one line per variant (file, size, val accuracy, agreement, max diff, gate) and where the
 full report is; a failed gate or a bad option is one error line and exit code 2.
 """
@@ -14,31 +15,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import typing
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from edgetl.cli._args import comma_list
+from edgetl.cli._fields import add_fields, given
+from edgetl.flags import default_of
 
 POSITIONAL = "source"  # RUN_DIR / checkpoint, or --model NAME
 
 
-def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """`parse`, plus 'none'/'off'/'no' for an option whose value may be None."""
-
-    def parse_or_none(text: str) -> Any:
-        if text.strip().lower() in ("none", "off", "no"):
-            return None
-        try:
-            return parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {parse.__name__} or 'none', got {text!r}") from None
-
-    return parse_or_none
-
-
 def _labels(text: str) -> list[str]:
+    """--labels: a labels.txt (one name per line) or a,b,c."""
     path = Path(text)
     if path.is_file():
         names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
@@ -46,32 +34,14 @@ def _labels(text: str) -> list[str]:
     return comma_list(text)
 
 
-SPECIAL = {"labels": _labels}  # fields whose flag value is not parsed from its type alone
-
-
-def _argument(p: argparse.ArgumentParser, f: dataclasses.Field, tp: Any) -> None:
-    flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
-    args = typing.get_args(tp)
-    nullable = type(None) in args
-    base = next((a for a in args if a is not type(None)), tp) if nullable else tp
-    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-    help_text = f.metadata.get("help", "")
-    kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}  # absent unless given
-    if base is bool:  # a switch that flips the default
-        kw.update(action="store_const", const=not default, help=help_text)
-    else:
-        if f.name in SPECIAL:
-            parse: Callable[[str], Any] = SPECIAL[f.name]
-        elif typing.get_origin(base) is list:
-            parse = comma_list
-        else:
-            parse = {int: int, float: float}.get(base, str)
-            if nullable and base in (int, float):
-                parse = _optional(parse)
-        shown = ",".join(map(str, default)) if isinstance(default, list) else default
-        suffix = "" if default is None or "(default" in help_text else f" (default {shown})"
-        kw.update(type=parse, help=help_text + suffix)
-    p.add_argument(flag, **kw)
+def _show_defaults(p: argparse.ArgumentParser, cls: type) -> None:
+    """Append each field's default to its flag's help, from the dataclass (never restated by hand)."""
+    defaults = {f.name: default_of(f) for f in dataclasses.fields(cls)}
+    for action in p._actions:
+        d = defaults.get(action.dest)
+        if action.option_strings and d not in (None, False, True) and "(default" not in (action.help or ""):
+            shown = ",".join(map(str, d)) if isinstance(d, list) else d
+            action.help = f"{action.help} (default {shown})"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -84,14 +54,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "each variant is checked against PyTorch on real validation images before it is written to "
         "RUN_DIR/export/<model>-<precision>-<target>.onnx, with export_report.json/.md beside it.",
     )
-    p.add_argument(POSITIONAL, nargs="?", help="run directory or checkpoint .safetensors")
     p.add_argument(
         "--model", help="timm model name (export without a run; needs --weights, --labels, --data)"
     )
-    hints = typing.get_type_hints(ExportConfig)
-    for f in dataclasses.fields(ExportConfig):
-        if f.name != POSITIONAL:
-            _argument(p, f, hints[f.name])
+    add_fields(p, ExportConfig, parsers={"labels": _labels})
+    _show_defaults(p, ExportConfig)
     p.add_argument("--quiet", action="store_true", help="print only the result lines")
     return p
 
@@ -109,11 +76,11 @@ def run(args: argparse.Namespace) -> int:
         raise EdgetlError(
             "nothing to export: give a run directory, a checkpoint, or --model NAME --weights FILE --labels ..."
         )
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(ExportConfig) if hasattr(args, f.name)}
-    if not args.model and (given.get("weights") or given.get("labels")):
+    opts = given(args, ExportConfig)
+    if not args.model and (opts.get("weights") or opts.get("labels")):
         raise EdgetlError("--weights and --labels go with --model NAME (a run directory carries its own)")
-    given[POSITIONAL] = args.model or args.source
-    cfg = from_dict(ExportConfig, given, where="edgetl export")
+    opts[POSITIONAL] = args.model or args.source
+    cfg = from_dict(ExportConfig, opts, where="edgetl export")
     rep = Reporter(quiet=args.quiet, prefix="edgetl export: ")
     report = export(cfg, rep)
     for v in report.variants:

@@ -27,7 +27,7 @@ from edgetl.errors import DataError, ExportError
 from edgetl.export import graph as G
 from edgetl.export.builders import BuildContext
 from edgetl.export.config import ExportConfig
-from edgetl.export.gate import Gate, ParityResult
+from edgetl.export.gate import Gate
 from edgetl.export.onnx_export import export_graph, resolve_opset
 from edgetl.export.parity import PreparedImages, eval_set, prepare_images, torch_logits
 from edgetl.export.precisions import PRECISIONS, Precision
@@ -184,14 +184,6 @@ def _export_fp32(
     return time.perf_counter() - t0
 
 
-def _fill(v: VariantReport, r: ParityResult) -> None:
-    v.n_images = r.n
-    v.val_accuracy, v.torch_accuracy = r.accuracy, r.reference_accuracy
-    v.agreement, v.flips = r.agreement, r.flips
-    v.max_abs_diff, v.mean_abs_diff, v.rel_diff = r.max_abs_diff, r.mean_abs_diff, r.rel_diff
-    v.provider = r.provider
-
-
 def _write_gated(ctx: BuildContext, p: Precision, model: Any, v: VariantReport, gate: Gate) -> None:
     """Stamp metadata, check, write to a temp name, gate, rename; a failed gate leaves no file."""
     G.set_metadata(model, dataclasses.replace(ctx.metadata, precision=p.name))
@@ -201,12 +193,11 @@ def _write_gated(ctx: BuildContext, p: Precision, model: Any, v: VariantReport, 
     with atomic_path(final) as tmp:
         tmp.write_bytes(data)
         r = ctx.parity(tmp, p.parity_providers)
-        _fill(v, r)
+        v.record(r, gate)
         if r.provider_note:
             v.notes.append(r.provider_note)
         if p.off_native_note and r.provider not in _native_chain(p):
             v.notes.append(p.off_native_note)
-        v.failures = gate.failures(r)
         if v.failures:
             raise ExportError(
                 f"{p.name} variant failed its gate ({v.gate}) on {r.n} val images: {'; '.join(v.failures)}"
@@ -265,9 +256,8 @@ def export(cfg: ExportConfig, reporter: Reporter | None = None) -> ExportReport:
     gd = _gate_data(cfg, src, rep)
     out_dir, md = _out_dir(cfg, src), _metadata(cfg, src)
     report = _new_report(cfg, src, md, opset, out_dir, gd)
-    src = prepare_source(
-        src, gd.imgs.images, gd.ref, report.exporter_notes
-    )  # reparameterized, checked vs unfused
+    # the inference form (reparameterized where timm can), checked against the trained form
+    src = prepare_source(src, gd.imgs.images, gd.ref, report.exporter_notes)
     failures: list[str] = []
     # What killed exports left behind: temp .onnx files here and work folders in TMPDIR.
     remove_stale_temps(out_dir, ".*.tmp")

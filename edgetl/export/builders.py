@@ -119,7 +119,8 @@ def build_int8_dynamic(ctx: BuildContext, v: VariantReport, gate: Gate) -> Any:
 
 def build_int8(ctx: BuildContext, v: VariantReport, gate: Gate) -> Any:
     """Static QDQ INT8; when it misses the gate, keep the most sensitive nodes in float (budget.py)."""
-    from edgetl.export.budget import fit_budget, rank_sensitive
+    from edgetl.export.budget import Measured, fit_budget, rank_sensitive
+    from edgetl.export.int8_profile import int8_vs_fp32
     from edgetl.export.quantize import ArrayCalibrationReader, StaticQuantizer
 
     cfg = ctx.cfg
@@ -131,15 +132,24 @@ def build_int8(ctx: BuildContext, v: VariantReport, gate: Gate) -> Any:
     softmax_nodes = [n.name for n in _load(pre).graph.node if n.op_type == "Softmax" and "probs" in n.output]
     q = StaticQuantizer(pre, scheme, ArrayCalibrationReader(calib), cfg.calib_method, ctx.work, softmax_nodes)
 
-    def measure(path: Path) -> tuple[float, bool]:
-        r = ctx.parity(path)
-        return r.accuracy, not gate.failures(r)
+    last: list[ParityResult] = []  # the latest candidate's numbers: a failed variant reports them
+
+    def measure(path: Path) -> Measured:
+        last[:] = [ctx.parity(path)]
+        return Measured(last[0].accuracy, not gate.failures(last[0]), last[0].agreement)
+
+    def done(path: Path) -> Any:  # what the INT8 policy did, and where INT8 and FP32 spend their time
+        v.int8_policy = list(q.plan.applied)
+        v.op_profile = int8_vs_fp32(ctx.fp32_path, path, calib[:8])
+        return _load(path)
 
     chosen = q.quantize(ctx.work / "int8.onnx")
-    acc, ok = measure(chosen)
-    if ok or cfg.max_acc_drop is None or cfg.max_fallback_nodes <= 0:
-        return _load(chosen)
-    ctx.rep.info(f"int8 misses its gate (val top-1 {100 * acc:.2f}%): ranking nodes by quantization error")
+    ok = measure(chosen).passed
+    if ok or cfg.max_fallback_nodes <= 0:
+        return done(chosen)  # a miss without a fallback fails in the final gate, with its numbers
+    ctx.rep.info(
+        f"int8 misses its gate ({'; '.join(gate.failures(last[0]))}): ranking nodes by quantization error"
+    )
     ranking = rank_sensitive(pre, chosen, calib[:SENSITIVITY_IMAGES], ctx.work)
     result = fit_budget(ranking, q.quantize, measure, ctx.work, cfg.max_fallback_nodes)
     v.fallback_steps = [dataclasses.asdict(s) for s in result.steps]
@@ -150,15 +160,13 @@ def build_int8(ctx: BuildContext, v: VariantReport, gate: Gate) -> Any:
             f"val top-1 {100 * s.accuracy:.2f}%"
         )
     if not result.passed:
-        last = 100 * (result.steps[-1].accuracy if result.steps else acc)
+        v.record(last[0], gate)  # agreement, accuracy and the failed checks of the last candidate
         raise ExportError(
-            f"int8: the accuracy budget cannot be met: val top-1 {last:.2f}% vs PyTorch "
-            f"{100 * float((ctx.ref.argmax(1) == ctx.imgs.labels).mean()):.2f}% (budget {cfg.max_acc_drop:g} points) "
-            f"even with {len(result.excluded)} node(s) kept in float (limit --max-fallback-nodes "
-            f"{cfg.max_fallback_nodes}); raise --max-acc-drop or --max-fallback-nodes, try --calib-method "
-            "entropy/percentile or more --calib-images, or deploy fp32/fp16"
+            f"int8 failed its gate even with {len(result.excluded)} node(s) kept in float (limit "
+            f"--max-fallback-nodes {cfg.max_fallback_nodes}): {'; '.join(v.failures)}; or raise "
+            "--max-fallback-nodes, try --calib-method entropy/percentile or more --calib-images, or deploy fp32/fp16"
         )
-    return _load(result.path)
+    return done(result.path)
 
 
 __all__ = ["BuildContext", "build_fp16", "build_fp32", "build_int8", "build_int8_dynamic"]

@@ -12,9 +12,10 @@ what `edgetl export --help` shows: the CLI's flags are generated from these fiel
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from edgetl.config import check_finite
+from edgetl.config import option as _opt
 from edgetl.errors import EdgetlError, UnknownNameError
 from edgetl.export.precisions import PRECISIONS, check_precision
 from edgetl.export.targets import TARGETS
@@ -23,15 +24,14 @@ EXPORTERS = ("auto", "dynamo", "torchscript")
 CALIB_METHODS = ("minmax", "entropy", "percentile")
 
 
-def _opt(default: Any, help: str, **meta: Any) -> Any:  # noqa: A002 - mirrors argparse's name
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"help": help, **meta})
-    return field(default=default, metadata={"help": help, **meta})
-
-
 @dataclass
 class ExportConfig:
-    source: str = _opt("", "run directory or checkpoint .safetensors (or a timm model name with --model)")
+    source: str = _opt(
+        "",
+        "run directory or checkpoint .safetensors (or a timm model name with --model)",
+        positional=True,
+        nargs="?",
+    )
     weights: str | None = _opt(None, "state dict (.safetensors or .pth) for --model, head included")
     labels: list[str] | None = _opt(None, "class names for --model: a labels.txt (one per line) or a,b,c")
     precisions: list[str] = _opt(["fp32", "int8"], "comma list of " + ", ".join(PRECISIONS.names()))
@@ -47,7 +47,12 @@ class ExportConfig:
     calib_method: str = _opt("minmax", " | ".join(CALIB_METHODS) + " (INT8 calibration)")
     max_acc_drop: float | None = _opt(0.5, "top-1 points INT8 may lose on val, or 'none'")
     max_fallback_nodes: int = _opt(12, "nodes the accuracy budget may keep in float before giving up")
-    int8_min_agreement: float = _opt(0.95, "INT8 top-1 agreement with PyTorch on val, a fraction")
+    int8_min_agreement: float = _opt(
+        0.0,
+        "INT8 top-1 agreement with PyTorch on val that is required, a fraction (0: reported, not "
+        "required; the gate judges the accuracy drop, see export/README.md)",
+        flag="--min-agreement",
+    )
     data: str | None = _opt(
         None, "image folder overriding the run's data (val: parity gate, train: calibration)"
     )
@@ -57,6 +62,7 @@ class ExportConfig:
     out_dir: str | None = _opt(None, "output folder (default RUN_DIR/export)", flag="--out")
 
     def __post_init__(self) -> None:
+        check_finite(self)  # --max-acc-drop nan would pass every range check below
         if not str(self.source).strip():
             raise EdgetlError("nothing to export: give a run directory, a checkpoint, or --model NAME")
         if isinstance(self.precisions, str):
@@ -80,9 +86,7 @@ class ExportConfig:
         if self.max_fallback_nodes < 0:
             raise EdgetlError(f"--max-fallback-nodes must be >= 0, got {self.max_fallback_nodes}")
         if not 0.0 <= self.int8_min_agreement <= 1.0:
-            raise EdgetlError(
-                f"int8_min_agreement must be a fraction in [0, 1], got {self.int8_min_agreement}"
-            )
+            raise EdgetlError(f"--min-agreement must be a fraction in [0, 1], got {self.int8_min_agreement}")
         if self.parity_images is not None and self.parity_images < 1:
             raise EdgetlError(f"--parity-images must be at least 1, got {self.parity_images}")
         if self.opset is not None and (isinstance(self.opset, bool) or not isinstance(self.opset, int)):

@@ -62,7 +62,13 @@ def _fp16_gate(cfg: ExportConfig) -> Gate:
 
 
 def _int8_gate(cfg: ExportConfig) -> Gate:
-    return Gate(min_agreement=cfg.int8_min_agreement, max_acc_drop=cfg.max_acc_drop)
+    """Judged on what the user loses (val accuracy); agreement is a limit only when asked for."""
+    return Gate(
+        min_agreement=cfg.int8_min_agreement or None,
+        max_acc_drop=cfg.max_acc_drop,
+        agreement_flag="--min-agreement",
+        acc_drop_flag="--max-acc-drop",
+    )
 
 
 PRECISIONS.register(

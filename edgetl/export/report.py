@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgetl._io import atomic_write_json, atomic_write_text
+from edgetl.export.gate import Gate, ParityResult
 from edgetl.metrics import percent
 from edgetl.runfolder import EXPORT_REPORT
 
@@ -43,10 +44,25 @@ class VariantReport:
     gate: str = ""
     passed: bool | None = None  # None: the gate could not be run
     failures: list[str] = field(default_factory=list)
+    # every check of the gate: name, passed, value, limit (None: reported, not required), flag, message
+    checks: list[dict[str, Any]] = field(default_factory=list)
     provider: str = ""  # onnxruntime provider the parity check ran on
     nodes_in_float: list[str] = field(default_factory=list)
     fallback_steps: list[dict[str, Any]] = field(default_factory=list)
+    int8_policy: list[dict[str, Any]] = field(default_factory=list)  # int8_policy rules applied
+    op_profile: dict[str, Any] | None = None  # int8_profile.int8_vs_fp32: ratio + top ops of both
     notes: list[str] = field(default_factory=list)
+
+    def record(self, r: ParityResult, gate: Gate) -> None:
+        """The numbers of one parity run and the gate's verdict on them (also for a variant that fails)."""
+        self.n_images = r.n
+        self.val_accuracy, self.torch_accuracy = r.accuracy, r.reference_accuracy
+        self.agreement, self.flips = r.agreement, r.flips
+        self.max_abs_diff, self.mean_abs_diff, self.rel_diff = r.max_abs_diff, r.mean_abs_diff, r.rel_diff
+        self.provider = r.provider
+        checks = gate.checks(r)
+        self.checks = [asdict(c) for c in checks]
+        self.failures = [c.message for c in checks if not c.passed]
 
     @property
     def acc_drop_points(self) -> float | None:
@@ -139,12 +155,25 @@ def to_markdown(r: ExportReport) -> str:
             lines.append(f"- parity measured on: {v.provider}")
         for f in v.failures:
             lines.append(f"- failure: {f}")
+        for c in v.checks:
+            if c["limit"] is None:
+                lines.append(f"- diagnostic: {c['message']}")
         if v.nodes_in_float:
             lines.append(f"- nodes kept in float: {', '.join(f'`{n}`' for n in v.nodes_in_float)}")
         for s in v.fallback_steps:
+            agree = "" if s.get("agreement") is None else f", agreement {100 * s['agreement']:.2f}%"
             lines.append(
                 f"  - +{', '.join(s['nodes_added'])} for `{s['tensor']}` ({s['sqnr_db']:.1f} dB): "
-                f"val top-1 {100 * s['accuracy']:.2f}%{' (budget holds)' if s['passed'] else ''}"
+                f"val top-1 {100 * s['accuracy']:.2f}%{agree}{' (budget holds)' if s['passed'] else ''}"
+            )
+        if v.int8_policy:
+            lines.append("- INT8 policy: " + "; ".join(f"{a['rule']} x{a['count']}: {a['action']}" for a in v.int8_policy))
+        if v.op_profile:
+            p = v.op_profile
+            top = {k: ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in p[k][:4]) for k in ("int8_ops", "fp32_ops")}
+            lines.append(
+                f"- speed check (batch 1, {p['threads']} threads, load {p['loadavg'][0]:.1f}): INT8 {p['ratio']:.2f}x FP32"
+                f"{' (SLOWER)' if p['ratio'] < 1 else ''}; time by op, INT8: {top['int8_ops']}; FP32: {top['fp32_ops']}"
             )
         for n in v.notes:
             lines.append(f"- note: {n}")
