@@ -47,6 +47,18 @@ MODEL, WEIGHTS = "tf_efficientnet_lite0", "efficientnet_lite0"
 SMOKE: dict[str, Any] = json.loads(os.environ.get("EDGETL_TRAIN_SPEED_SMOKE", "{}"))  # tiny-model overrides
 BEFORE = {"amp": "none", "channels_last": False, "freeze_lr_scale": 0.0, "decode_once": False}
 CONFIGS: dict[str, dict[str, Any]] = {"before": BEFORE, "default": {}}
+# compute only, one lever at a time (the `levers` part): a fixed batch through the kit's train_epoch
+LEVERS: dict[str, dict[str, Any]] = {
+    "fp32 (before)": BEFORE,
+    "channels-last": {**BEFORE, "channels_last": True},
+    "channels-last + freeze": {**BEFORE, "channels_last": True, "freeze_lr_scale": 0.05},
+    "channels-last + freeze + bf16 (forced)": {
+        **BEFORE,
+        "channels_last": True,
+        "freeze_lr_scale": 0.05,
+        "amp": "bf16",
+    },
+}
 BEFORE_FLAGS = ["--amp", "none", "--no-channels-last", "--freeze-lr-scale", "0", "--no-decode-once"]
 TARGET = 0.95
 PHASES = ("decode", "augment", "collate", "forward", "backward", "step", "val")
@@ -100,7 +112,9 @@ class _Limited:
         return islice(self._runner.train_batches(generator), self._n)
 
 
-def _setup(data: Path, name: str, workdir: Path, splits: Any) -> dict[str, Any]:
+def _setup(
+    data: Path, name: str, workdir: Path, splits: Any, opts: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Model, runner, optimizer and schedule of the fine-tuning stage, built as `run_stage` builds them."""
     import torch
 
@@ -111,7 +125,7 @@ def _setup(data: Path, name: str, workdir: Path, splits: Any) -> dict[str, Any]:
     from edgetl.train.runners import FinetuneRunner, RunnerContext
     from edgetl.train.speed import PhaseTimes, prepare_model
 
-    cfg = _cfg(data, name, workdir)
+    cfg = _cfg(data, name, workdir) if opts is None else _cfg(data, "before", workdir, **opts)
     cpu, rep = torch.device("cpu"), Reporter(quiet=True)
     torch.manual_seed(cfg.seed)
     regularisation = {"drop_rate": cfg.drop, "drop_path_rate": cfg.drop_path}
@@ -201,6 +215,57 @@ def breakdown(data: Path, workdir: Path, rounds: int, batches: int | None) -> di
         "n_train": len(splits.train),
         "n_val": len(splits.val),
         "batches_per_epoch": batches or "all",
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+class _Fixed(_Limited):
+    """A runner whose training epoch is the same batch `n` times (compute only: no data loading)."""
+
+    def __init__(self, runner: Any, batch: Any, n: int):
+        super().__init__(runner, n)
+        self._batch = batch
+
+    def train_batches(self, generator: Any) -> Any:
+        return [self._batch] * self._n
+
+
+def levers(data: Path, workdir: Path, rounds: int, batch: int, steps: int) -> dict[str, Any]:
+    """Compute-only images/s of one lever at a time on a fixed batch of real training images."""
+    import torch
+
+    from edgetl.data import load_splits
+    from edgetl.train.loop import train_epoch
+
+    splits = load_splits(str(data))
+    setups = {
+        name: _setup(data, name, workdir, splits, {**opts, "batch_size": batch})
+        for name, opts in LEVERS.items()
+    }
+    ds = next(iter(setups.values()))["runner"].train_ds
+    items = [ds[i] for i in range(batch)]
+    fixed = (torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items]))
+    per_round = []
+    for r in range(rounds):
+        for name in list(LEVERS) if r % 2 == 0 else list(reversed(LEVERS)):
+            s = setups[name]
+            ctx = s["ctx"]
+            runner = _Fixed(s["runner"], fixed, 1)
+            train_epoch(ctx, runner, s["opt"], s["sched"], None, None, None, 0, "warm-up", ctx.model)
+            ctx.phases.reset()
+            runner = _Fixed(s["runner"], fixed, steps)
+            start = time.perf_counter()
+            train_epoch(ctx, runner, s["opt"], s["sched"], None, None, None, 0, "timed", ctx.model)
+            sec = time.perf_counter() - start
+            ph = ctx.phases.seconds
+            row = {"round": r + 1, "lever": name, "amp": ctx.amp, "images_per_s": round(batch * steps / sec, 3),
+                   **{k: round(ph.get(k, 0.0), 3) for k in ("forward", "backward", "step")}}  # fmt: skip
+            print(json.dumps(row), flush=True)
+            per_round.append(row)
+    return {
+        "batch": batch,
+        "steps": steps,
+        "rounds": per_round,
         "load_average_end": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -407,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="breakdown rounds (each runs both configurations)")
     ap.add_argument("--batches", type=int, default=None, help="breakdown: batches per epoch (default: all)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lever-batch", type=int, default=32, help="levers: images per fixed batch")
+    ap.add_argument("--lever-steps", type=int, default=3, help="levers: timed steps per round")
     ap.add_argument("--run-data", type=Path, help="dataset for the run part (bench/make_photos1000.py)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument(
@@ -429,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     if "breakdown" in parts:
         result["breakdown"] = breakdown(args.data, workdir, args.rounds, args.batches)
+    if "levers" in parts:
+        result["levers"] = levers(args.data, workdir, args.rounds, args.lever_batch, args.lever_steps)
     if "train" in parts:
         result["train"] = train_part(args.data, workdir, args.threads)
     if "run" in parts:
