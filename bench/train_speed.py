@@ -438,6 +438,17 @@ def markdown(result: dict[str, Any]) -> str:
                         ]
                     )
         lines += _table(["configuration", "epoch", *PHASES, "epoch s", "train img/s"], rows)
+    lv = result.get("levers")
+    if lv:
+        rows = []
+        for name in LEVERS:
+            sel = [r for r in lv["rounds"] if r["lever"] == name]
+            if sel:
+                rate = [r["images_per_s"] for r in sel]
+                base = [r["images_per_s"] for r in lv["rounds"] if r["lever"] == next(iter(LEVERS))]
+                ratio = (sum(rate) / len(rate)) / (sum(base) / len(base)) if base else float("nan")
+                rows.append([name, sel[0]["amp"], " / ".join(f"{x:.2f}" for x in rate), f"{ratio:.2f}x"])
+        lines += _table(["compute only, fixed batch", "amp", "images/s per round", "vs fp32"], rows)
     tr = result.get("train")
     if tr:
         rows = []
@@ -465,6 +476,25 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _from_log(log: Path, out: Path | None, threads: int) -> int:
+    """The rounds a run printed before it was stopped (each line one round's JSON) -> JSON + tables."""
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    stamp = dt.datetime.fromtimestamp(log.stat().st_mtime, dt.UTC).strftime("%Y%m%d-%H%M%S")
+    result: dict[str, Any] = {"cmd": f"(rounds printed to {log.name}, rebuilt with --from-log)", "stamp": stamp,
+                              "env": _env(threads), "partial": True}  # fmt: skip
+    bd = [r for r in rows if "config" in r]
+    lv = [r for r in rows if "lever" in r]
+    if bd:
+        result["breakdown"] = {"rounds": bd}
+    if lv:
+        result["levers"] = {"rounds": lv}
+    out = out or RESULTS / f"train_speed-{stamp}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(result))
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ImageFolder with train/ and val/")
@@ -480,10 +510,17 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=None, help="JSON path (default bench/results/train_speed-<stamp>.json)"
     )
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--from-log",
+        type=Path,
+        help="rebuild the JSON and tables from the per-round lines an interrupted run printed",
+    )
     args = ap.parse_args(argv)
     if args.child:
         _child(args.child)
         return 0
+    if args.from_log:
+        return _from_log(args.from_log, args.out, args.threads)
     import torch
 
     torch.set_num_threads(args.threads)
