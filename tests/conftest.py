@@ -79,6 +79,7 @@ TINY_TRAIN = dict(
     img_size=32,
     lp_epochs=3,
     lp_lr=0.05,
+    probe_solver="sgd",  # these tests exercise the epoch loop; the solved probe: tests/test_probe_stage.py
     epochs=2,
     lr=0.01,
     warmup_epochs=0,
