@@ -10,9 +10,10 @@ pattern. Each action was chosen by side-by-side latency and agreement on this CP
 (export/README.md, "INT8 policy per operator family"):
 - rewrite: ReduceMean over H, W (squeeze-excite pools) -> GlobalAveragePool, which onnxruntime
   runs in INT8 (QLinearGlobalAveragePool) instead of DQ -> float ReduceMean;
-- float-island: GELU in its Erf form (ConvNeXt, FastViT, ViT MLPs): the five nodes are kept float
-  so one DQ/Q pair brackets the whole GELU (onnxruntime's default quantizes its Add/Mul and puts
-  a DQ/Q pair between every one of them; it has no INT8 Erf);
+- rewrite + float island: GELU in its Erf form (ConvNeXt, FastViT, ViT MLPs) becomes one
+  com.microsoft Gelu kept float, so one DQ/Q pair brackets it (onnxruntime's default quantizes
+  its Add/Mul with a DQ/Q pair between every node; it has no INT8 Erf, and it does not fuse the
+  five nodes into Gelu once the input is a DequantizeLinear output);
 - float-island: hard-swish (HardSigmoid + Mul after onnxruntime inlines HardSwish): onnxruntime
   has no INT8 HardSigmoid, so its default puts DQ -> HardSigmoid -> Q and a QLinearMul after it;
   kept float, the pair costs one DQ/Q pair (22 fewer Q and DQ in MobileNetV3-Large), exact math,
@@ -42,7 +43,7 @@ class Rule:
     action: str  # one of ACTIONS
     why: str
     find: Callable[[P.GraphIndex], list[list[Any]]]
-    rewrite: Callable[[Any, list[list[Any]]], None] | None = None  # for action "rewrite"
+    rewrite: Callable[[Any, list[list[Any]]], list[str]] | None = None  # "rewrite": returns nodes kept float
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -60,11 +61,40 @@ class PolicyPlan:
         return "; ".join(f"{a['rule']} x{a['count']}: {a['action']}" for a in self.applied) or "none matched"
 
 
-def _to_global_pool(model: Any, matches: list[list[Any]]) -> None:
+def _to_global_pool(model: Any, matches: list[list[Any]]) -> list[str]:
     for (n,) in matches:
         n.op_type = "GlobalAveragePool"
         del n.attribute[:]
         del n.input[1:]
+    return []
+
+
+def _to_gelu(model: Any, matches: list[list[Any]]) -> list[str]:
+    """Five Erf-GELU nodes -> one com.microsoft Gelu (onnxruntime's CPU/CUDA kernel), kept float.
+
+    onnxruntime fuses this itself in a float graph, but not once the GELU's input is a
+    DequantizeLinear output, so the INT8 graph would run Div, Erf, Add, Mul, Mul one by one."""
+    import onnx
+
+    g = model.graph
+    kept = []
+    for chain in matches:
+        scale, last = chain[0], chain[-1]
+        x = next(t for t in scale.input if t not in {i.name for i in g.initializer})
+        gelu = onnx.helper.make_node(
+            "Gelu", [x], [last.output[0]], name=f"{last.name}_gelu", domain="com.microsoft"
+        )
+        at = list(g.node).index(scale)
+        for n in chain:
+            g.node.remove(n)
+        g.node.insert(at, gelu)
+        kept.append(gelu.name)
+    read = {t for n in g.node for t in n.input}
+    for init in [i for i in g.initializer if i.name not in read]:  # the GELUs' constants
+        g.initializer.remove(init)
+    if kept and not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    return kept
 
 
 RULES: Registry[Rule] = Registry("INT8 pattern rule")
@@ -82,9 +112,10 @@ RULES.register(
     "erf-gelu",
     Rule(
         "erf-gelu",
-        "float-island",
-        "onnxruntime has no INT8 GELU; one DQ/Q pair around the 5-node GELU instead of one per node",
+        "rewrite",
+        "onnxruntime has no INT8 GELU: one float com.microsoft Gelu between one DQ/Q pair, not 5 nodes each bracketed",
         P.erf_gelu,
+        _to_gelu,
     ),
 )
 RULES.register(
@@ -137,7 +168,7 @@ def plan_policy(model: Any, rules: list[str] | None = None) -> PolicyPlan:
         if not matches:
             continue
         if rule.action == "rewrite" and rule.rewrite is not None:
-            rule.rewrite(out.model, matches)
+            out.exclude.extend(rule.rewrite(out.model, matches))
         elif rule.action == "float-island":
             out.exclude.extend(n.name for m in matches for n in m)
         elif rule.action == "shared-range":

@@ -269,11 +269,13 @@ class StaticQuantizer:
             raise ExportError(
                 f"int8: onnxruntime's quantize_static failed ({type(e).__name__}: {e})"
             ) from None
-        if exclude:
+        if excluded:
             import onnx
 
             model = onnx.load(str(out_path))
-            float_inputs(model, set(exclude), self.plan.model)
+            float_inputs(model, set(excluded), self.plan.model, activations=False)
+            if exclude:  # the fallback's nodes read float activations too
+                float_inputs(model, set(exclude), self.plan.model)
             onnx.save(model, str(out_path))
         return Path(out_path)
 
@@ -302,12 +304,25 @@ def _unfolded(model: Any, t: str, source: Any | None, producer: dict[str, Any]) 
     return out
 
 
-def float_inputs(model: Any, names: set[str], source: Any | None = None) -> int:
+def _float_initializer(model: Any, source: Any, name: str) -> str | None:
+    if any(i.name == name for i in model.graph.initializer):
+        return name
+    init = next((i for i in source.graph.initializer if i.name == name), None)
+    if init is None:
+        return None
+    model.graph.initializer.append(init)
+    return name
+
+
+def float_inputs(model: Any, names: set[str], source: Any | None = None, activations: bool = True) -> int:
     """Make nodes in `names` read float activations instead of a shared DQ(Q(x)); returns rewires.
 
     onnxruntime's QDQ quantizer gives every consumer of a quantized tensor the same DQ output,
     excluded consumers included, so "kept in float" would otherwise still see INT8 rounding.
-    `source` (the float model that was quantized) lets folded Relu/Clip be put back. Q/DQ nodes
+    `source` (the float model that was quantized) lets folded Relu/Clip be put back, and gives
+    back float copies of constants shared with quantized nodes (then onnxruntime can still fuse a
+    float island, e.g. GELU). `activations=False` rewires constants only: a float island between
+    INT8 nodes keeps reading DQ(Q(x)), so its producer stays INT8. Q/DQ nodes
     and initializers left without readers are removed; nodes are re-sorted topologically.
     """
     g = model.graph
@@ -322,8 +337,15 @@ def float_inputs(model: Any, names: set[str], source: Any | None = None) -> int:
                 continue
             q = producer.get(dq.input[0])
             if q is not None and q.op_type == "QuantizeLinear":
+                if not activations:
+                    continue
                 n.input[i] = _unfolded(model, q.input[0], source, producer)
                 rewired += 1
+            elif q is None and source is not None:  # a weight shared with quantized nodes: its float copy
+                w = _float_initializer(model, source, dq.input[0].removesuffix("_quantized"))
+                if w is not None:
+                    n.input[i] = w
+                    rewired += 1
     outputs = {o.name for o in g.output}
     while True:
         read = {t for n in g.node for t in n.input} | outputs
