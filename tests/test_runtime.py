@@ -52,24 +52,25 @@ def _cuda_really_works() -> bool:
 # ------------------------------------------------------------------------------------ imports
 
 
-def test_import_runtime_pulls_in_no_torch_timm_or_torchvision():
-    code = (
-        "import sys, edgetl.runtime\n"
-        "from edgetl.runtime import Classifier, Preprocess\n"
-        "bad = {'torch', 'torchvision', 'timm'} & {m.split('.')[0] for m in sys.modules}\n"
-        "assert not bad, bad\n"
-    )
+def assert_imports_none_of(imports: str, banned: set[str]) -> None:
+    """`imports` run in a fresh interpreter must not load any of the `banned` top-level packages."""
+    code = f"import sys\n{imports}\nbad = {banned!r} & {{m.split('.')[0] for m in sys.modules}}\nassert not bad, bad\n"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_import_runtime_pulls_in_no_torch_timm_or_torchvision():
+    """The runtime, and what predict uses besides it (the file walker, locks, resource checks)."""
+    imports = (
+        "import edgetl.runtime, edgetl.runtime.files, edgetl._lock, edgetl._resources, edgetl.bench.predict\n"
+        "from edgetl.runtime import Classifier, Preprocess"
+    )
+    assert_imports_none_of(imports, {"torch", "torchvision", "timm"})
 
 
 def test_import_edgetl_alone_is_light():
-    code = (
-        "import sys, edgetl\n"
-        "heavy = {'torch', 'torchvision', 'timm', 'onnx', 'onnxruntime', 'numpy', 'PIL', 'matplotlib'}\n"
-        "bad = heavy & {m.split('.')[0] for m in sys.modules}\n"
-        "assert not bad, bad\n"
+    assert_imports_none_of(
+        "import edgetl", {"torch", "torchvision", "timm", "onnx", "onnxruntime", "numpy", "PIL", "matplotlib"}
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # -------------------------------------------------------------------------------- predictions
@@ -165,14 +166,19 @@ def test_missing_or_malformed_metadata_is_a_clear_error(tmp_path, model_and_onnx
     path = tmp_path / "plain.onnx"
     shutil.copy(model_and_onnx[1], path)
     stamp(path, None)
-    with pytest.raises(EdgetlError, match="no edgetl metadata edgetl.labels, edgetl.input_size, edgetl.mean, edgetl.std in the model: add .*edgetl export"):
+    with pytest.raises(
+        EdgetlError,
+        match="no edgetl metadata edgetl.labels, edgetl.input_size, edgetl.mean, edgetl.std in the model: add .*edgetl export",
+    ):
         Classifier.load(path, providers="cpu")
     props = metadata_for(["a", "b", "c"]).to_props()
     stamp(path, {**props, "edgetl.labels": "[not json"})
     with pytest.raises(EdgetlError, match="bad edgetl metadata"):
         Classifier.load(path, providers="cpu")
     stamp(path, {**props, "edgetl.labels": '"cat"'})
-    with pytest.raises(EdgetlError, match="edgetl.labels must be a list of 1 to 100000 class names .found 'cat'."):
+    with pytest.raises(
+        EdgetlError, match="edgetl.labels must be a list of 1 to 100000 class names .found 'cat'."
+    ):
         Classifier.load(path, providers="cpu")
     stamp(path, {**props, "edgetl.interpolation": '"bicubik"'})
     with pytest.raises(EdgetlError, match="bicubic"):
