@@ -58,6 +58,8 @@ def open_cells(inputs: Inputs, cfg: BenchConfig, reporter: Reporter) -> list[Cel
     proc = process()
     out: list[Cell | BenchRow] = []
     for name in BACKENDS:
+        if name not in cfg.backends:
+            continue
         backend = BACKENDS.get(name)
         for v in backend.variants(inputs):
             for prov in cfg.providers:

@@ -21,6 +21,7 @@ from edgetl.runtime.providers import PROVIDERS
 # DEFAULT_MIN_RUNS calls): a fixed call count made a 2 ms INT8 cell's round last 0.1 s, short enough
 # for one burst of another process to move its p50 by 20% between two otherwise identical runs.
 DEFAULT_ROUND_S = 1.0
+BACKEND_ALIASES = {"onnxruntime": "onnx", "ort": "onnx", "eager": "torch", "pytorch": "torch"}
 DEFAULT_MIN_RUNS = 10
 WARMUP_S = 1.0  # first round: warm-up lasts at least this long (and --warmup calls)
 REWARM = 2  # untimed calls per cell in rounds after the first (caches went cold while other cells ran)
@@ -45,6 +46,11 @@ class BenchConfig:
         metavar="CKPT",
     )
     providers: list[str] = _opt(lambda: ["cpu"], "comma list of cpu, cuda, tensorrt (default cpu)")
+    backends: list[str] = _opt(
+        lambda: ["onnxruntime", "torch"],
+        "comma list of runtimes to time: onnxruntime, openvino, torch (default onnxruntime,torch; "
+        "torch is the eager row, also off with --torch none)",
+    )
     batch: list[int] = _opt(lambda: [1], "comma list of batch sizes (default 1)")
     threads: int = _opt(2, "intra-op threads for onnxruntime and torch (default 2)")
     data: str | None = _opt(
@@ -86,6 +92,14 @@ class BenchConfig:
             PROVIDERS.get(p)  # UnknownNameError suggests close names
         if len(set(self.providers)) != len(self.providers):
             raise ConfigError(f"--providers lists a provider twice: {','.join(self.providers)}")
+        self.backends = [BACKEND_ALIASES.get(b.strip().lower(), b.strip().lower()) for b in self.backends]
+        self.backends = [b for b in self.backends if b]
+        if not self.backends:
+            raise ConfigError("--backends is empty; use e.g. onnxruntime or onnxruntime,openvino")
+        from edgetl.bench.backends import BACKENDS  # here: the backends' modules import this one
+
+        for b in self.backends:
+            BACKENDS.get(b)  # UnknownNameError suggests close names
         if not self.batch or any(not isinstance(b, int) or b < 1 for b in self.batch):
             raise ConfigError(f"--batch must be positive integers, e.g. 1,8,32; got {self.batch}")
         self.batch = sorted(set(self.batch))

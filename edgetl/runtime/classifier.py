@@ -28,10 +28,12 @@ from PIL import Image
 
 from edgetl._resources import check_threads
 from edgetl.errors import EdgetlError
+from edgetl.runtime.deploy import DEPLOY_JSON, load_deploy
+from edgetl.runtime.engine import Engine, open_engine
+from edgetl.runtime.external import check_external_data
 from edgetl.runtime.image import load_rgb, to_rgb
 from edgetl.runtime.metadata import ModelMetadata
 from edgetl.runtime.preprocess import Preprocess
-from edgetl.runtime.providers import Session, create_session
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray
 DEFAULT_CHUNK = 32  # images per onnxruntime call when the model's batch axis is dynamic
@@ -62,16 +64,16 @@ class Prediction:
 class Classifier:
     """Load with `Classifier.load(path, ...)`; see the module docstring."""
 
-    def __init__(self, path: Path, sess: Session, metadata: ModelMetadata, topk: int, load_seconds: float):
+    def __init__(self, path: Path, engine: Engine, metadata: ModelMetadata, topk: int, load_seconds: float):
         self.path = path
-        self._sess = sess
-        self.session = sess.session
+        self._engine = engine
+        self.session = engine.session  # the runtime's own object (onnxruntime session, OpenVINO model)
         self.metadata = metadata
         self.labels: list[str] = list(metadata.labels)
         self.preprocess = Preprocess.from_metadata(metadata)
         self.topk = topk
         self.load_seconds = load_seconds
-        inputs = self.session.get_inputs()
+        inputs = engine.inputs()
         if len(inputs) != 1:
             raise EdgetlError(
                 f"{path}: the model has {len(inputs)} inputs; an edgetl classifier has exactly one"
@@ -85,7 +87,7 @@ class Classifier:
             )
         self.input_dtype = np.dtype(_ORT_TO_NUMPY[inp.type])
         self._check_input_spec()
-        outputs = {o.name: list(o.shape) for o in self.session.get_outputs()}
+        outputs = {o.name: list(o.shape) for o in engine.outputs()}
         self.logits_name = "logits" if "logits" in outputs else next(iter(outputs))
         self.probs_name = "probs" if "probs" in outputs else None
         self._check_output_size(outputs[self.logits_name])
@@ -102,10 +104,19 @@ class Classifier:
         threads: int | None = None,
         topk: int = 5,
         warn: bool = True,
+        backend: str = "auto",
+        precision: str | None = None,
     ) -> Classifier:
-        """Open an edgetl .onnx file. providers: "auto" | "cpu" | "cuda" | "tensorrt" | a list of
-        those or of onnxruntime provider names; threads: intra-op threads (None = onnxruntime's default)."""
+        """Open an edgetl .onnx file (or a deploy folder, see `edgetl.runtime.deploy`).
+
+        providers: "auto" | "cpu" | "cuda" | "tensorrt" | a list of those or of onnxruntime provider
+        names; threads: intra-op threads (None = the runtime's default); backend: "auto" (a deploy
+        folder's own, else onnxruntime) | "onnxruntime" | "openvino"; precision: OpenVINO's
+        "f32" | "bf16" (None: its default). `clf.backend` / `clf.precision` say what really runs."""
         path = Path(path)
+        if path.is_dir() and (path / DEPLOY_JSON).is_file():
+            return load_deploy(cls, path, backend=backend, threads=threads, topk=topk, warn=warn)
+        backend = "onnxruntime" if backend == "auto" else backend
         if not path.is_file():
             what = "is a directory" if path.is_dir() else "does not exist"
             raise EdgetlError(f"{path}: {what}; pass an .onnx file written by edgetl export")
@@ -114,28 +125,41 @@ class Classifier:
         check_threads(threads, "threads")  # far past the usable cores: refused
         check_external_data(path)
         t0 = time.perf_counter()
-        sess = create_session(path, providers, threads=threads, warn=warn)
+        engine = open_engine(path, backend, providers, threads=threads, warn=warn, precision=precision)
         load_seconds = time.perf_counter() - t0
-        metadata = read_metadata(sess.session, path)
-        return cls(path, sess, metadata, topk, load_seconds)
+        metadata = read_metadata(engine.metadata_props(), path)
+        return cls(path, engine, metadata, topk, load_seconds)
+
+    @property
+    def backend(self) -> str:
+        """The runtime that runs the graph: "onnxruntime" | "openvino"."""
+        return self._engine.name
+
+    @property
+    def precision(self) -> str:
+        """What the model really computes in: the file's precision, or bf16 when OpenVINO chose it."""
+        chosen = self._engine.inference_precision
+        if chosen == "bf16" and self.metadata.precision == "fp32":
+            return "bf16"
+        return self.metadata.precision
 
     @property
     def providers(self) -> list[str]:
-        """onnxruntime providers the session really uses (first = where the graph runs)."""
-        return list(self._sess.used)
+        """What really runs: onnxruntime providers (first = where the graph runs), or the OpenVINO device."""
+        return list(self._engine.used)
 
     @property
     def fallback(self) -> str | None:
         """Why the requested provider is not the one running (None when it is)."""
-        return self._sess.fallback
+        return self._engine.fallback
 
     @property
     def device(self) -> str:
-        return self._sess.device
+        return self._engine.device
 
     def __repr__(self) -> str:
         return (
-            f"Classifier({self.path.name!r}, {len(self.labels)} classes, {self.metadata.precision}, "
+            f"Classifier({self.path.name!r}, {len(self.labels)} classes, {self.backend} {self.precision}, "
             f"input {self.input_shape} {self.input_dtype}, providers={self.providers})"
         )
 
@@ -252,9 +276,9 @@ class Classifier:
                 pad = np.zeros((self.static_batch - real, *part.shape[1:]), dtype=part.dtype)
                 part = np.concatenate([part, pad])
             try:
-                (res,) = self.session.run([output], {self.input_name: part})
+                res = self._engine.run(output, part)
             except Exception as e:  # onnxruntime's errors carry C++ file/line noise
-                raise EdgetlError(f"{self.path.name}: inference failed on a batch of {real} ({e})") from None
+                raise EdgetlError(f"{self.path.name}: {self.backend} inference failed on a batch of {real} ({e})") from None
             parts.append(np.asarray(res[:real], dtype=np.float32))
         return np.concatenate(parts)
 
@@ -325,8 +349,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def read_metadata(session: Any, path: Path) -> ModelMetadata:
-    """The edgetl metadata of a loaded session, or an EdgetlError saying what is missing."""
-    props = dict(session.get_modelmeta().custom_metadata_map)
+    """The edgetl metadata of a loaded session (or its metadata_props dict), or an EdgetlError saying what is missing."""
+    props = dict(session) if isinstance(session, dict) else dict(session.get_modelmeta().custom_metadata_map)
     try:
         md = ModelMetadata.from_props(props)  # checks every value's type, range and size
         Preprocess.from_metadata(md)  # validates interpolation, crop mode, layout
@@ -336,48 +360,6 @@ def read_metadata(session: Any, path: Path) -> ModelMetadata:
         )
         raise EdgetlError(f"{path}: bad edgetl metadata: {e}{hint}") from None
     return md
-
-
-def check_external_data(path: Path) -> None:
-    """Refuse a model whose external tensor data lives outside its own folder (path traversal).
-
-    Uses the `onnx` package when installed (it parses the file without loading the data);
-    onnxruntime itself also rejects such paths, so an app without `onnx` is still protected.
-    """
-    try:
-        import onnx
-    except ImportError:  # pragma: no cover - onnx is optional for apps
-        return
-    try:
-        model = onnx.load(os.fspath(path), load_external_data=False)
-    except Exception as e:
-        raise EdgetlError(f"{path}: not a readable ONNX model ({type(e).__name__}: {str(e)[:200]})") from None
-    base = path.resolve().parent
-    for tensor in _all_tensors(model.graph):
-        if tensor.data_location != onnx.TensorProto.EXTERNAL:
-            continue
-        loc = next((e.value for e in tensor.external_data if e.key == "location"), "")
-        target = (base / loc).resolve()
-        if not loc or os.path.isabs(loc) or not target.is_relative_to(base):
-            raise EdgetlError(
-                f"{path}: tensor {tensor.name!r} points at external data {loc!r} outside the model's folder; "
-                "refusing to read it (keep the .data file next to the .onnx and re-export)"
-            )
-        if not target.is_file():
-            raise EdgetlError(f"{path}: external data file {loc!r} is missing; copy it next to the model")
-
-
-def _all_tensors(graph: Any):
-    yield from graph.initializer
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
-            if attr.HasField("g"):
-                yield from _all_tensors(attr.g)
-            for g in attr.graphs:
-                yield from _all_tensors(g)
 
 
 __all__ = [

@@ -1,7 +1,7 @@
-"""Bench backends by name: "onnx" (onnxruntime) and "torch" (the PyTorch eager baseline).
+"""Bench backends by name: "onnx" (onnxruntime), "openvino" and "torch" (the PyTorch eager baseline).
 
     from edgetl.bench.backends import BACKENDS
-    BACKENDS.names()                   # ["onnx", "torch"]: the order rows are opened in
+    BACKENDS.names()                   # ["onnx", "openvino", "torch"]: the order rows are opened in
 
 A new runtime is one class meeting `Backend`, registered with `@BACKENDS.register(name)` in a
 module imported below (tests/test_bench_backends.py then needs its entry).
@@ -11,7 +11,10 @@ from edgetl.bench.backends.base import BACKENDS, Backend, Skipped
 from edgetl.bench.backends.ort import OrtBackend
 
 # isort: split
+from edgetl.bench.backends.openvino import OpenVinoBackend
+
+# isort: split
 # Registration order is the order cells are opened and interleaved in: ONNX variants first.
 from edgetl.bench.backends.eager import TorchBackend
 
-__all__ = ["BACKENDS", "Backend", "OrtBackend", "Skipped", "TorchBackend"]
+__all__ = ["BACKENDS", "Backend", "OpenVinoBackend", "OrtBackend", "Skipped", "TorchBackend"]
