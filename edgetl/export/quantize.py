@@ -12,7 +12,7 @@ without calibrating again. The scheme (U8/S8, symmetric or not) comes from the t
 calibrating, the per-pattern policy (int8_policy: GELU float islands, ReduceMean -> pooling, ...)
 rewrites the graph and names the nodes kept in float; `q.plan.applied` says what it did.
 A node kept in float reads the float tensors: onnxruntime would otherwise hand it the same
-DequantizeLinear output its quantized siblings read (`float_inputs`).
+DequantizeLinear output its quantized siblings read (`int8_graph.float_inputs`).
 """
 
 from __future__ import annotations
@@ -272,6 +272,8 @@ class StaticQuantizer:
         if excluded:
             import onnx
 
+            from edgetl.export.int8_graph import float_inputs
+
             model = onnx.load(str(out_path))
             float_inputs(model, set(excluded), self.plan.model, activations=False)
             if exclude:  # the fallback's nodes read float activations too
@@ -280,115 +282,10 @@ class StaticQuantizer:
         return Path(out_path)
 
 
-def _unfolded(model: Any, t: str, source: Any | None, producer: dict[str, Any]) -> str:
-    """`t` as the float model computes it: onnxruntime folds Relu/Clip into the Q after the node
-    before them (`t` is then that node's raw output), so the folded op is put back for float readers."""
-    if source is None:
-        return t
-    src = next((n for n in source.graph.node if t in n.output), None)
-    here = producer.get(t)
-    if src is None or here is None or src.name == here.name or src.op_type not in ("Relu", "Clip"):
-        return t
-    import onnx
-
-    names = {i.name for i in model.graph.initializer}
-    for i in source.graph.initializer:
-        if i.name in src.input[1:] and i.name not in names:
-            model.graph.initializer.append(i)
-    out = f"{t}_float"
-    if out not in producer:
-        node = onnx.helper.make_node(src.op_type, [t, *src.input[1:]], [out], name=f"{src.name}_float")
-        node.attribute.extend(src.attribute)
-        model.graph.node.append(node)
-        producer[out] = node
-    return out
-
-
-def _float_initializer(model: Any, source: Any, name: str) -> str | None:
-    if any(i.name == name for i in model.graph.initializer):
-        return name
-    init = next((i for i in source.graph.initializer if i.name == name), None)
-    if init is None:
-        return None
-    model.graph.initializer.append(init)
-    return name
-
-
-def float_inputs(model: Any, names: set[str], source: Any | None = None, activations: bool = True) -> int:
-    """Make nodes in `names` read float activations instead of a shared DQ(Q(x)); returns rewires.
-
-    onnxruntime's QDQ quantizer gives every consumer of a quantized tensor the same DQ output,
-    excluded consumers included, so "kept in float" would otherwise still see INT8 rounding.
-    `source` (the float model that was quantized) lets folded Relu/Clip be put back, and gives
-    back float copies of constants shared with quantized nodes (then onnxruntime can still fuse a
-    float island, e.g. GELU). `activations=False` rewires constants only: a float island between
-    INT8 nodes keeps reading DQ(Q(x)), so its producer stays INT8. Q/DQ nodes
-    and initializers left without readers are removed; nodes are re-sorted topologically.
-    """
-    g = model.graph
-    producer = {o: n for n in g.node for o in n.output}
-    rewired = 0
-    for n in list(g.node):
-        if n.name not in names:
-            continue
-        for i, t in enumerate(n.input):
-            dq = producer.get(t)
-            if dq is None or dq.op_type != "DequantizeLinear":
-                continue
-            q = producer.get(dq.input[0])
-            if q is not None and q.op_type == "QuantizeLinear":
-                if not activations:
-                    continue
-                n.input[i] = _unfolded(model, q.input[0], source, producer)
-                rewired += 1
-            elif q is None and source is not None:  # a weight shared with quantized nodes: its float copy
-                w = _float_initializer(model, source, dq.input[0].removesuffix("_quantized"))
-                if w is not None:
-                    n.input[i] = w
-                    rewired += 1
-    outputs = {o.name for o in g.output}
-    while True:
-        read = {t for n in g.node for t in n.input} | outputs
-        dead = [
-            n
-            for n in g.node
-            if n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.output[0] not in read
-        ]
-        if not dead:
-            break
-        for n in dead:
-            g.node.remove(n)
-    read = {t for n in g.node for t in n.input}
-    for init in [i for i in g.initializer if i.name not in read]:
-        g.initializer.remove(init)
-    _toposort(g)
-    return rewired
-
-
-def _toposort(g: Any) -> None:
-    ready = {i.name for i in g.input} | {i.name for i in g.initializer} | {""}
-    pending, order = list(g.node), []
-    while pending:
-        rest = []
-        for n in pending:
-            if all(t in ready for t in n.input):
-                order.append(n)
-                ready.update(n.output)
-            else:
-                rest.append(n)
-        if len(rest) == len(pending):
-            order.extend(rest)  # a cycle or a missing input: leave the rest as it was for the checker
-            break
-        pending = rest
-    del g.node[:]
-    g.node.extend(order)
-
-
 __all__ = [
     "CALIBRATION_METHODS",
     "ArrayCalibrationReader",
     "StaticQuantizer",
-    "float_inputs",
     "preprocess",
     "quantize_int8_dynamic",
     "quiet",
