@@ -53,6 +53,13 @@ class BenchConfig:
     )
     batch: list[int] = _opt(lambda: [1], "comma list of batch sizes (default 1)")
     threads: int = _opt(2, "intra-op threads for onnxruntime and torch (default 2)")
+    max_acc_drop: float = _opt(
+        0.5,
+        "top-1 points a recommended configuration may lose vs onnxruntime FP32 (default 0.5, at least one image)",
+    )
+    min_agreement: float | None = _opt(
+        None, "top-1 agreement with FP32 an INT8 recommendation needs (default: reported, not required)"
+    )
     data: str | None = _opt(
         None,
         "val folder (<label>/ sub-folders) or dataset root for accuracy (default: the run's own val split)",
@@ -106,6 +113,10 @@ class BenchConfig:
         if not isinstance(self.threads, int) or self.threads < 1:
             raise ConfigError(f"--threads must be >= 1, got {self.threads}")
         check_threads(self.threads, "--threads")  # far past the usable cores: refused (bench() warns)
+        if not self.max_acc_drop >= 0:
+            raise ConfigError(f"--max-acc-drop must be >= 0 top-1 points, got {self.max_acc_drop}")
+        if self.min_agreement is not None and not 0.0 <= self.min_agreement <= 1.0:
+            raise ConfigError(f"--min-agreement must be a fraction in [0, 1], got {self.min_agreement}")
         if self.warmup < 0:
             raise ConfigError(f"--warmup must be >= 0, got {self.warmup}")
         if self.runs is not None and self.runs < 1:

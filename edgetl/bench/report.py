@@ -106,7 +106,10 @@ def render_table(report: BenchReport) -> Any:
 
 def summary_lines(report: BenchReport) -> list[str]:
     """Comparisons, warnings and notes as plain lines (terminal and Markdown)."""
+    from edgetl.bench.recommend import recommendation_lines
+
     lines = [c["verdict"] + f" ({c['provider']}, batch {c['batch']})" for c in report.comparisons]
+    lines += recommendation_lines(report.recommendation)
     lines += [f"warning: {w}" for w in report.warnings]
     return lines
 

@@ -66,6 +66,7 @@ class BenchReport:
     created: str = ""
     seconds: float = 0.0
     peak_rss_mb: float | None = None
+    recommendation: dict[str, Any] = field(default_factory=dict)  # edgetl.bench.recommend: what to ship
 
     def ok_rows(self, provider: str | None = None, batch: int | None = None) -> list[BenchRow]:
         return [

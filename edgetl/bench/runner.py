@@ -15,7 +15,9 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
+from pathlib import Path
 
+from edgetl import runfolder
 from edgetl._io import claim_outputs
 from edgetl._lock import lock_folder, lock_scope
 from edgetl._resources import check_batch_memory, check_threads, onnx_input_sizes
@@ -68,8 +70,29 @@ def bench(cfg: BenchConfig, reporter: Reporter | None = None) -> BenchReport:
         seconds=round(time.perf_counter() - t_start, 2),
         peak_rss_mb=peak_rss_mb(),
     )
+    write_recommendation(report, cfg, deploy_dir(cfg, inputs))
     write_report(report, out_dir(cfg, inputs.run_dir), plots=cfg.plots)
     return report
+
+
+def deploy_dir(cfg: BenchConfig, inputs: Inputs):
+    """RUN_DIR/deploy for a run directory, else deploy/ inside the output folder."""
+    if inputs.run_dir:
+        return runfolder.RunFolder(inputs.run_dir).deploy_dir
+    return out_dir(cfg, None) / runfolder.DEPLOY
+
+
+def write_recommendation(report: BenchReport, cfg: BenchConfig, folder) -> None:
+    """The recommendation on the report, and its deploy folder (the .onnx + deploy.json) when one passed."""
+    from edgetl.bench.recommend import recommend
+    from edgetl.runtime.deploy import DeployConfig, write_deploy
+
+    rec = recommend(report.rows, cfg.max_acc_drop, cfg.min_agreement, threads=cfg.threads)
+    report.recommendation = rec.to_dict()
+    d = rec.deploy_config()
+    if d is not None and rec.choice is not None:
+        write_deploy(folder, rec.choice.file, DeployConfig(file=Path(rec.choice.file).name, **d))
+        report.recommendation["deploy_dir"] = str(folder)
 
 
 def _resource_notes(cfg: BenchConfig, inputs: Inputs) -> list[str]:

@@ -203,6 +203,10 @@ class _Pipeline:
         self.environment = report.env
         for w in report.warnings:
             self.rep.warn(w)
+        from edgetl.bench.recommend import recommendation_lines
+
+        for line in recommendation_lines(report.recommendation):  # "ship this": RUN_DIR/deploy
+            self.rep.info(line)
 
     def report(self, s: StepResult) -> None:
         from edgetl.report import build_report

@@ -26,6 +26,7 @@ from edgetl.runfolder.layout import (
     CONFUSION,
     CURVES,
     DATA,
+    DEPLOY,
     EVAL,
     EVAL_JSON,
     EXPORT,
@@ -68,7 +69,7 @@ from edgetl.runfolder.train import (
 
 __all__ = [
     "BENCH", "BENCH_JSON", "BEST", "CHECKPOINTS", "CONFIG", "CONFUSION", "CURVES", "DATA", "EVAL",
-    "EVAL_JSON", "EXPORT", "EXPORT_REPORT", "LAST", "METRICS", "PIPELINE", "REPORT_HTML", "REPORT_MD",
+    "EVAL_JSON", "DEPLOY", "EXPORT", "EXPORT_REPORT", "LAST", "METRICS", "PIPELINE", "REPORT_HTML", "REPORT_MD",
     "RUN_YAML", "TRAIN_STATE", "PROBE", "GridPoint", "ProbeRecord", "read_probe", "ClassMetrics", "DataSummary", "EpochMetrics", "EvalSummary",
     "Metrics", "MissingRunFile", "PipelineRecord", "RunFileError", "RunFolder", "RunLike",
     "SkippedFile", "StepRecord", "maybe", "read_bench_report", "read_checkpoint_meta",

@@ -34,6 +34,7 @@ RUN_YAML = "run.yaml"  # what `edgetl run` was configured with
 PIPELINE = "pipeline.json"  # PipelineRecord
 REPORT_HTML = "report.html"
 REPORT_MD = "report.md"
+DEPLOY = "deploy"  # what to ship: one .onnx + deploy.json (edgetl.runtime.deploy), written by bench
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class RunFolder:
     pipeline = property(lambda s: s.root / PIPELINE)
     report_html = property(lambda s: s.root / REPORT_HTML)
     report_md = property(lambda s: s.root / REPORT_MD)
+    deploy_dir = property(lambda s: s.root / DEPLOY)
 
     def checkpoint(self, which: str = "best") -> Path:
         return self.checkpoints / f"{which}.safetensors"

@@ -57,8 +57,10 @@ class DeployConfig:
             raise EdgetlError(f"{path}: file {cfg.file!r} must be an .onnx name inside the deploy folder")
         if cfg.threads is not None and (not isinstance(cfg.threads, int) or cfg.threads < 1):
             raise EdgetlError(f"{path}: threads must be a positive integer or null, got {cfg.threads!r}")
-        if not isinstance(cfg.options, dict) or set(cfg.options) - {"precision"}:
-            raise EdgetlError(f"{path}: options may only hold 'precision', got {cfg.options!r}")
+        if not isinstance(cfg.options, dict) or set(cfg.options) - {"precision", "providers"}:
+            raise EdgetlError(
+                f"{path}: options may only hold 'precision' and 'providers', got {cfg.options!r}"
+            )
         return cfg
 
 
