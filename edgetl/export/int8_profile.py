@@ -91,7 +91,9 @@ def int8_vs_fp32(
     fp32: str | os.PathLike, int8: str | os.PathLike, inputs: np.ndarray, threads: int = 2
 ) -> dict:
     """Latency ratio and the top operator types of both files: the `op_profile` field of a report."""
-    res = side_by_side({"fp32": Path(fp32), "int8": Path(int8)}, inputs, threads)
+    res = side_by_side(
+        {"fp32": Path(fp32), "int8": Path(int8)}, inputs, threads, rounds=6, iters=5
+    )  # a quick check
     return {
         "ratio": ratio(res),
         "fp32_ms": res["ms"]["fp32"],
