@@ -85,8 +85,14 @@ def check_batch_memory(
 
 
 def onnx_input_sizes(paths: Sequence[str | os.PathLike]) -> list[tuple[int, ...]]:
-    """(C, H, W) of each edgetl .onnx file, from its metadata, without opening a session (unreadable: left out)."""
-    import onnx
+    """(C, H, W) of each edgetl .onnx file, from its metadata, without opening a session (unreadable: left out).
+
+    Needs the `onnx` package, which a runtime-only install lacks: then nothing is known ([]).
+    """
+    try:
+        import onnx
+    except ImportError:
+        return []
 
     from edgetl.runtime.metadata import ModelMetadata
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from edgetl._io import atomic_path, remove_stale_temps
+from edgetl._io import atomic_path, claim_outputs, remove_stale_temps
+from edgetl._lock import lock_folder, lock_scope
 from edgetl.errors import DataError, ExportError
 from edgetl.export import graph as G
 from edgetl.export.builders import BuildContext
@@ -32,7 +33,7 @@ from edgetl.export.onnx_export import export_graph, resolve_opset
 from edgetl.export.parity import PreparedImages, eval_set, prepare_images, torch_logits
 from edgetl.export.precisions import PRECISIONS, Precision
 from edgetl.export.prepare import prepare_source
-from edgetl.export.report import REPORT_MD, ExportReport, VariantReport, write_report
+from edgetl.export.report import REPORT_JSON, REPORT_MD, ExportReport, VariantReport, write_report
 from edgetl.export.source import Source, resolve_source
 from edgetl.export.targets import TARGETS
 from edgetl.progress import Reporter
@@ -247,6 +248,7 @@ def _variant(
         v.export_seconds = time.perf_counter() - t + seconds
 
 
+@lock_scope()  # the output folder's writer lock is held until the export ends (or the process dies)
 def export(cfg: ExportConfig, reporter: Reporter | None = None) -> ExportReport:
     """Export `cfg.source` at every precision in `cfg.precisions` for `cfg.target`; see module docstring."""
     rep = reporter or Reporter(quiet=True)
@@ -255,6 +257,9 @@ def export(cfg: ExportConfig, reporter: Reporter | None = None) -> ExportReport:
     src = resolve_source(cfg.source, cfg.weights, cfg.labels)
     gd = _gate_data(cfg, src, rep)
     out_dir, md = _out_dir(cfg, src), _metadata(cfg, src)
+    lock_folder(out_dir, "--out")  # one writer per folder; then never overwrite what edgetl did not write
+    names = [variant_filename(src.meta.model, p, cfg.target) for p in cfg.precisions]
+    claim_outputs(out_dir, [*names, REPORT_JSON, REPORT_MD])
     report = _new_report(cfg, src, md, opset, out_dir, gd)
     # the inference form (reparameterized where timm can), checked against the trained form
     src = prepare_source(src, gd.imgs.images, gd.ref, report.exporter_notes)

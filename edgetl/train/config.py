@@ -198,6 +198,7 @@ def _check(cfg: TrainConfig) -> None:
         if not ok:
             raise ConfigError(f"{_flag(name)} must be {rule} (got {getattr(cfg, name)!r})")
 
+    from edgetl._resources import check_threads
     from edgetl.config import check_finite
 
     check_finite(cfg, _flag)  # NaN/inf first: `nan > 0` is False and `inf > 0` True in the checks below
@@ -232,6 +233,7 @@ def _check(cfg: TrainConfig) -> None:
     need(cfg.seed >= 0, "seed", ">= 0")
     if cfg.num_workers is not None:
         need(cfg.num_workers >= 0, "num_workers", ">= 0")
+        check_threads(cfg.num_workers, "--num-workers", "worker processes")  # 1000 workers hang a machine
     for name, choices in _literal_choices().items():
         need(getattr(cfg, name) in choices, name, "one of " + ", ".join(choices))
 
