@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgetl._lock import lock_scope
 from edgetl.config import ConfigError, dump_yaml, load_config
 from edgetl.errors import DataError, EdgetlError
 from edgetl.progress import Reporter
@@ -152,6 +153,7 @@ def _check_inputs(cfg: TrainConfig, reporter: Reporter) -> _Checked:
     return _Checked(cfg, run, device, splits, stages, model, info)
 
 
+@lock_scope()  # the run folder's writer lock is held until training ends (or the process dies)
 def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     """Run (or resume) one training run; see the module docstring. Under torchrun, this process's part."""
     from edgetl.train import distributed
@@ -237,6 +239,7 @@ def _train(cfg: TrainConfig, reporter: Reporter | None) -> TrainResult:
 
 
 def _resume_state(run: RunDir, splits: DataSplits) -> dict[str, Any]:
+    run.lock("--resume")  # before reading the state: two resumes of one run never both train
     state = run.load_state()
     _check_same_data(run, splits)
     run.clean_temp()
