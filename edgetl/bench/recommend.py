@@ -45,7 +45,7 @@ def gate_failure(
     if ref is None:
         return "no timed onnxruntime FP32 row on this provider and batch to hold it to"
     if r.accuracy is None or ref.accuracy is None:
-        return "not scored (no eval images with the run's labels)"
+        return "not scored (no eval images with the model's labels: pass --data VAL_DIR)"
     drop = (ref.accuracy - r.accuracy) * 100
     budget = applied_budget(max_acc_drop, r.n_eval or 0)
     if drop > budget + 1e-9:

@@ -11,6 +11,7 @@ only when a baseline is opened: registering this backend keeps the bench's ONNX 
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -85,6 +86,10 @@ class TorchBackend:
     @classmethod
     def open(cls, variant: Variant, provider: str, cfg: BenchConfig) -> TorchBackend:
         device = "cpu" if provider == "cpu" else "cuda"
+        if not _has_torch():  # a runtime-only install: ONNX rows only
+            raise Skipped(
+                "skipped: torch is not installed (runtime-only install), so there is no PyTorch eager row"
+            )
         try:
             return cls.load(
                 variant.path, device=device, threads=cfg.threads, host_copies=cfg.cuda_host_copies
@@ -140,6 +145,13 @@ class TorchBackend:
 
     def close(self) -> None:
         self.model = None
+
+
+def _has_torch() -> bool:
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except ImportError:
+        return False
 
 
 __all__ = ["TorchBackend"]
