@@ -307,7 +307,10 @@ def run_stage(
     if stage.solver == "lbfgs":  # the head solved on cached features, one row (edgetl.train.probe_stage)
         from edgetl.train.probe_stage import solve_stage
 
-        return solve_stage(ctx, runner, stage, stage_index, stopper, first_global_epoch, resume, on_epoch)
+        def sgd(s: Stage) -> StageState:  # the epoch loop, for a head the solver cannot fill
+            return run_stage(ctx, runner, s, stage_index, stopper, first_global_epoch, resume, on_epoch)
+
+        return solve_stage(ctx, runner, stage, stopper, first_global_epoch, on_epoch, sgd)
     model = ctx.model
     prepare_model(ctx)
     target = runner.prepare(model)

@@ -1,6 +1,6 @@
 """The probe stage solved: the head fitted on the cached features by `solve_probe`, as one epoch row.
 
-    state = solve_stage(ctx, runner, stage, stage_index, stopper, first_global_epoch, resume, on_epoch)
+    state = solve_stage(ctx, runner, stage, stopper, epoch, on_epoch, sgd=lambda s: run_stage(...))
 
 `run_stage` hands every `solver="lbfgs"` stage here. The fit reads only the training features;
 under torchrun every rank holds all of them (gathered by the feature cache) and the solver runs
@@ -71,18 +71,18 @@ def solve_stage(
     ctx: FitContext,
     runner: Runner,
     stage: Stage,
-    stage_index: int,
     stopper: EarlyStopping,
-    first_global_epoch: int,
-    resume: StageState | None = None,
-    on_epoch: Callable[[EpochEnd], None] | None = None,
+    epoch: int,
+    on_epoch: Callable[[EpochEnd], None] | None,
+    sgd: Callable[[Stage], StageState],
 ) -> StageState:
-    """Solve the head on the runner's cached features; one row through `on_epoch` (see the module docstring)."""
-    from edgetl.train.loop import EpochEnd, StageState, predict, run_stage, val_metrics
+    """Solve the head on the runner's cached features as global epoch `epoch`; one row through `on_epoch`.
+
+    `sgd(stage)` is the epoch loop, for a head the solver cannot fill (it continues a resumed stage).
+    """
+    from edgetl.train.loop import EpochEnd, StageState, predict, val_metrics
     from edgetl.train.probe_solver import solve_probe
 
-    if resume is not None and resume.epochs_done >= stage.epochs:
-        return resume
     prepare_model(ctx)
     runner.prepare(ctx.model)  # the features (cache hit or computed once) and a frozen backbone
     heads = linear_heads(ctx.model)
@@ -92,8 +92,7 @@ def solve_stage(
             f"probe: the head ({kinds}) is not a linear layer the solver can fill; "
             f"training it with {stage.sgd_epochs} SGD epochs instead (--probe-solver sgd)"
         )
-        sgd = dataclasses.replace(stage, solver="sgd", epochs=stage.sgd_epochs)
-        return run_stage(ctx, runner, sgd, stage_index, stopper, first_global_epoch, resume, on_epoch)
+        return sgd(dataclasses.replace(stage, solver="sgd", epochs=stage.sgd_epochs))
     stopper.start_stage()
     start = time.perf_counter()
     f = runner.features
@@ -102,9 +101,9 @@ def solve_stage(
     train = train_metrics(ctx, f.train_x, f.train_y)
     scores, labels = predict(ctx, ctx.model, runner)
     val = val_metrics(scores, labels)
-    row = {"epoch": first_global_epoch, "stage": stage.name, **train, **val, "lr": 0.0,
+    row = {"epoch": epoch, "stage": stage.name, **train, **val, "lr": 0.0,
            "seconds": time.perf_counter() - start + (f.seconds or 0.0), "best": 0}  # fmt: skip
-    improved = stopper.update(row, first_global_epoch)
+    improved = stopper.update(row, epoch)
     summary = {**fit.summary(), "solver": "lbfgs", "heads": len(heads), "num_features": int(f.train_x.shape[1]),
                "num_train": int(len(f.train_x)), **train, **val}  # fmt: skip
     state = StageState(epochs_done=1)
