@@ -1,0 +1,136 @@
+"""One candidate backbone measured: probe CV accuracy on the training split, val accuracy, and the
+batch-1 latency of its exported FP32 and INT8 models on this machine.
+
+    res = measure(Candidate("tf_efficientnet_lite0", "efficientnet_lite0", 224), splits, opts, out, rep)
+    res.cv_acc, res.val_acc, res.fp32_ms, res.int8_ms
+
+Features come from the feature cache (`edgetl.train.feature_cache`), the head from the solved probe
+(`edgetl.train.probe_solver`, C by CV on the training features; val only scores it). The model with
+that head is exported through `edgetl.export.export` (the same graphs, INT8 scheme and gates as
+`edgetl export`), and each file is timed with the bench stage's own pieces: its onnxruntime
+backend (`OrtBackend`), `time_runs` over a pool of different inputs, and `LatencyStats`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgetl.errors import EdgetlError
+from edgetl.progress import Reporter
+
+
+@dataclass(frozen=True)
+class Candidate:
+    model: str  # timm name
+    weights: str  # weight source, as --pretrained takes it
+    img_size: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}@{self.img_size}"
+
+
+@dataclass
+class Measured:
+    name: str
+    model: str
+    weights: str
+    img_size: int
+    cv_acc: float | None
+    val_acc: float
+    C: float
+    fp32_ms: float | None = None
+    int8_ms: float | None = None
+    seconds: float = 0.0
+    note: str = ""
+    files: dict[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MeasureOptions:
+    data: str
+    val_split: float | None = None
+    seed: int = 0
+    target: str = "cpu-x86"
+    threads: int | None = None
+    runs: int = 50  # timed batch-1 calls per file (fewer when budget_s runs out)
+    budget_s: float = 10.0
+    calib_images: int = 64
+    cache_dir: str | None = None
+
+
+def probe(cand: Candidate, splits: Any, opts: MeasureOptions, rep: Reporter) -> tuple[Any, Any, Any]:
+    """(model with the solved head, its ModelInfo, the ProbeFit) for one candidate."""
+    import torch
+
+    from edgetl.models import create_classifier
+    from edgetl.train.config import TrainConfig
+    from edgetl.train.feature_cache import FeatureCache, get_features
+    from edgetl.train.probe_solver import solve_probe
+    from edgetl.train.probe_stage import linear_heads, load_solution
+
+    torch.manual_seed(opts.seed)
+    model, info = create_classifier(cand.model, len(splits.classes), cand.weights, img_size=cand.img_size)
+    model.eval()
+    cache = FeatureCache(opts.cache_dir or TrainConfig().feature_cache_dir())
+    feats = get_features(model, splits, info.data_config, cache, torch.device("cpu"), rep, model_name=cand.model)
+    heads = linear_heads(model)
+    if heads is None:
+        raise EdgetlError(f"select: {cand.name}: its head is not a linear layer; the solved probe cannot score it")
+    fit = solve_probe(feats.train_x.numpy(), feats.train_y.numpy(), len(splits.classes), seed=opts.seed)
+    load_solution(heads, fit.weight, fit.bias)
+    logits = feats.val_x.double().numpy() @ fit.weight.T.astype(np.float64) + fit.bias
+    return model, info, (fit, float((logits.argmax(1) == feats.val_y.numpy()).mean()))
+
+
+def latency_ms(path: str, opts: MeasureOptions) -> float:
+    """p50 ms of batch-1 calls on the CPU, timed as `edgetl bench` times its onnxruntime rows."""
+    from edgetl.bench.backends.ort import OrtBackend
+    from edgetl.bench.timing import LatencyStats, time_runs
+    from edgetl.runtime.classifier import Classifier
+
+    backend = OrtBackend(Classifier.load(path, providers="cpu", threads=opts.threads, warn=False))
+    _, h, w = backend.preprocess.input_size
+    rng = np.random.default_rng(opts.seed)
+    feeds = backend.feeds([rng.standard_normal((1, 3, h, w), dtype=np.float32) for _ in range(8)])
+    samples = time_runs(backend.run, feeds, warmup=10, runs=opts.runs, budget_s=opts.budget_s)
+    backend.close()
+    return LatencyStats.from_samples(samples).p50_ms
+
+
+def measure(cand: Candidate, splits: Any, opts: MeasureOptions, out: Path, rep: Reporter) -> Measured:
+    """Probe, export (FP32 + the target's INT8) and time one candidate; files under out/<name>/."""
+    import time
+
+    from edgetl.errors import ExportError
+    from edgetl.export import ExportConfig, export
+    from edgetl.models import CheckpointMeta, save_checkpoint
+
+    start = time.perf_counter()
+    model, info, (fit, val_acc) = probe(cand, splits, opts, rep)
+    folder = out / cand.name.replace("/", "_")
+    meta = CheckpointMeta(model=cand.model, labels=list(splits.classes), data_config=info.data_config,
+                          weights=info.weights, run_id=f"select:{cand.name}")  # fmt: skip
+    ckpt = save_checkpoint(folder / "model.safetensors", model, meta)
+    cfg = ExportConfig(source=str(ckpt), data=opts.data, val_split=opts.val_split, seed=opts.seed,
+                       precisions=["fp32", "int8"], target=opts.target, calib_images=opts.calib_images,
+                       out_dir=str(folder / "export"))  # fmt: skip
+    note = ""
+    try:
+        report = export(cfg, reporter=Reporter(quiet=True))
+    except ExportError as e:  # a variant missed its gate; the ones that passed are on disk
+        note, report = f"export: {e}", getattr(e, "report", None)
+    files = {v.precision: v.file for v in (report.variants if report else []) if v.file}
+    times = {p: latency_ms(f, opts) for p, f in files.items()}
+    return Measured(cand.name, cand.model, cand.weights, cand.img_size, fit.cv_acc, val_acc, fit.C,
+                    times.get("fp32"), times.get("int8"), time.perf_counter() - start, note, files)  # fmt: skip
+
+
+__all__ = ["Candidate", "MeasureOptions", "Measured", "latency_ms", "measure", "probe"]
