@@ -12,7 +12,7 @@ from edgetl.report.load import RunData
 from edgetl.report.variants import fastest
 
 SHOWN_SKIPPED = 20  # skipped files listed by name; the rest are counted
-TRAIN_KEYS = ("model", "pretrained", "mode", "img_size", "lp_epochs", "lp_lr", "epochs", "lr", "batch_size",
+TRAIN_KEYS = ("model", "pretrained", "mode", "img_size", "probe_solver", "lp_epochs", "lp_lr", "epochs", "lr", "batch_size",
               "optimizer", "auto_augment", "device")  # fmt: skip
 METRIC_COLUMNS = ("epoch", "stage", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 TRAIN_HOW = "edgetl train --data DIR --out RUN_DIR"
