@@ -101,3 +101,30 @@ def test_bench_writes_a_deploy_folder_that_loads_as_measured(tmp_path):
     clf = Classifier.load(run / "deploy")
     assert (clf.backend, clf.precision, d.threads) == (d.backend, d.precision, 1)
     assert d.measured["variant"] in {r.variant for r in rep.rows}
+
+
+def test_threads_sweep_skips_counts_past_the_cores_and_recommends_per_count(tmp_path, monkeypatch):
+    """--threads 1,2,4 on a 2-core machine: rows at 1 and 2 threads, the 4-thread rows skipped with the reason."""
+    from conftest import COLORS, write_images
+
+    import edgetl._resources as res
+    from edgetl.bench import BenchConfig, bench
+
+    monkeypatch.setattr(res, "usable_cores", lambda: 2)
+    data_root = tmp_path / "data"
+    for ci, cls in enumerate(["ant", "bee"]):
+        write_images(data_root / "train" / cls, COLORS[ci], 10, (40, 32), seed=ci)
+        write_images(data_root / "val" / cls, COLORS[ci], 5, (40, 32), seed=100 + ci)
+    from _onnx_fixtures import make_run_dir
+
+    run = make_run_dir(tmp_path / "run", data_root, int8=False)
+    cfg = BenchConfig(models=[str(run)], torch="none", threads=[4, 1, 2], runs=2, repeat=1, warmup=0, pool=2,
+                      plots=False)  # fmt: skip
+    rep = bench(cfg)
+    by_threads = {r.threads: r for r in rep.rows}
+    assert sorted(by_threads) == [1, 2, 4] and by_threads[1].ok and by_threads[2].ok
+    assert by_threads[4].status.startswith("skipped: --threads 4 is more than the 2 usable CPU cores")
+    assert rep.env["threads"] == [1, 2, 4]
+    assert {c["threads"] for c in rep.comparisons} <= {1, 2}
+    assert rep.recommendation["deploy"]["threads"] in (1, 2)
+    assert f"{rep.recommendation['deploy']['threads']} threads" in rep.recommendation["choice"]

@@ -10,12 +10,14 @@ at the end, from what was measured: nothing appends to a shared list on the way.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgetl._resources import check_threads
 from edgetl.bench.backends import BACKENDS, Backend, Skipped
 from edgetl.bench.config import BenchConfig
 from edgetl.bench.env import process, rss_mb
@@ -47,6 +49,7 @@ class Cell:
     skipped: dict[int, str] = field(default_factory=dict)  # batch -> status (a fixed-batch model)
     rss_mb: float | None = None  # resident memory this variant added
     failure: str | None = None  # its first call failed: every timed batch is a failed row
+    threads: int | None = None  # intra-op threads it was opened with
 
     @property
     def kind(self) -> str:
@@ -57,22 +60,35 @@ def open_cells(inputs: Inputs, cfg: BenchConfig, reporter: Reporter) -> list[Cel
     """Every registered backend's variants on every provider it serves, in registry order."""
     proc = process()
     out: list[Cell | BenchRow] = []
-    for name in BACKENDS:
-        if name not in cfg.backends:
-            continue
-        backend = BACKENDS.get(name)
-        for v in backend.variants(inputs):
-            for prov in cfg.providers:
-                if backend.serves(prov):
-                    reporter.info(f"loading {v.title or v.name} on {prov}")
-                    out.append(open_cell(backend, v, prov, cfg, proc))
+    for t in cfg.threads:  # --threads 1,2,4: every cell once per thread count
+        tcfg = dataclasses.replace(cfg, threads=[t])
+        over = check_threads(t, "--threads") if cfg.swept() else None  # a sweep skips counts past the cores
+        for name in BACKENDS:
+            if name not in cfg.backends:
+                continue
+            backend = BACKENDS.get(name)
+            for v in backend.variants(inputs):
+                for prov in (p for p in cfg.providers if backend.serves(p)):
+                    if over:
+                        out.append(_skipped(backend, v, prov, t, f"skipped: {over}"))
+                        continue
+                    swept = f", {t} threads" if cfg.swept() else ""
+                    reporter.info(f"loading {v.title or v.name} on {prov}{swept}")
+                    out.append(open_cell(backend, v, prov, tcfg, proc))
     return out
+
+
+def _skipped(backend: type[Backend], v: Variant, prov: str, threads: int, status: str) -> BenchRow:
+    size = file_mb(v.weights or v.path)
+    return BenchRow(variant=v.name, kind=backend.kind, precision="", provider=prov, batch=None, threads=threads,
+                    status=status, file=str(v.path), size_mb=size)  # fmt: skip
 
 
 def open_cell(backend: type[Backend], v: Variant, prov: str, cfg: BenchConfig, proc: Any) -> Cell | BenchRow:
     """`v` opened on `prov` and probed once, or the skipped row it became."""
     size = file_mb(v.weights or v.path)
     base = dict(variant=v.name, kind=backend.kind, provider=prov, file=str(v.path), size_mb=size, batch=None)
+    base["threads"] = cfg.thread_count
     rss0 = rss_mb(proc)
     try:
         be = backend.open(v, prov, cfg)
@@ -96,6 +112,7 @@ def open_cell(backend: type[Backend], v: Variant, prov: str, cfg: BenchConfig, p
         labels=tuple(be.labels),
         pre=be.preprocess,
         load_s=be.load_s,
+        threads=cfg.thread_count,
     )
     for b in cfg.batch:
         if b not in cell.batches:
@@ -166,6 +183,7 @@ def cell_rows(c: Cell, batches: list[int], score: Score | None, timed: dict[int,
             precision=c.precision,
             provider=c.provider,
             batch=b,
+            threads=c.threads,
             file=str(c.variant.path),
             size_mb=c.size_mb,
             providers_used=list(c.providers_used),

@@ -24,10 +24,12 @@ def _device(provider: str) -> str:
 
 def with_speedups(rows: Sequence[BenchRow]) -> list[BenchRow]:
     """The rows with speedup_vs_torch set: PyTorch eager p50 / this p50, same device and batch."""
-    eager = {(_device(r.provider), r.batch): r for r in rows if r.kind == "torch" and r.ok and r.p50_ms}
+    eager = {
+        (_device(r.provider), r.batch, r.threads): r for r in rows if r.kind == "torch" and r.ok and r.p50_ms
+    }
     out = []
     for r in rows:
-        t = eager.get((_device(r.provider), r.batch))
+        t = eager.get((_device(r.provider), r.batch, r.threads))
         if r.ok and r.p50_ms and t is not None:
             r = dataclasses.replace(r, speedup_vs_torch=t.p50_ms / r.p50_ms)
         out.append(r)
@@ -52,6 +54,7 @@ def compare(a: BenchRow, b: BenchRow) -> dict[str, Any]:
     return {
         "provider": a.provider,
         "batch": a.batch,
+        "threads": a.threads,
         "faster": fast.variant,
         "slower": slow.variant,
         "speedup": speedup,
@@ -65,14 +68,16 @@ def _timed(r: BenchRow) -> bool:
     return r.ok and bool(r.p50_ms)
 
 
-def fp32_reference(rows: Sequence[BenchRow], provider: str, batch: int | None) -> BenchRow | None:
-    """The first timed FP32 ONNX row of this provider and batch: what the other variants are held to."""
+def fp32_reference(
+    rows: Sequence[BenchRow], provider: str, batch: int | None, threads: int | None = None
+) -> BenchRow | None:
+    """The first timed FP32 ONNX row of this provider, batch (and thread count): what the others are held to."""
     return next(
         (
             r
             for r in rows
             if r.kind == "onnx" and r.precision == "fp32" and r.provider == provider and r.batch == batch
-            and _timed(r)
+            and (threads is None or r.threads == threads) and _timed(r)
         ),
         None,
     )  # fmt: skip
@@ -82,9 +87,11 @@ def compare_rows(rows: Sequence[BenchRow]) -> tuple[list[dict[str, Any]], list[s
     """Per (provider, batch): every timed row vs the FP32 reference, and the two fastest; -> (comparisons, warnings)."""
     comps: list[dict[str, Any]] = []
     warns: list[str] = []
-    for prov, b in sorted({(r.provider, r.batch) for r in rows if _timed(r)}):
-        timed = [r for r in rows if _timed(r) and r.provider == prov and r.batch == b]
-        ref = fp32_reference(rows, prov, b)
+    for prov, b, t in sorted({(r.provider, r.batch, r.threads or 0) for r in rows if _timed(r)}):
+        timed = [
+            r for r in rows if _timed(r) and r.provider == prov and r.batch == b and (r.threads or 0) == t
+        ]
+        ref = fp32_reference(rows, prov, b, t or None)
         vs_ref = [(r, ref) for r in timed if ref is not None and r is not ref]
         ranked = sorted(timed, key=lambda r: r.p50_ms or 0.0)
         fastest = [(ranked[0], ranked[1])] if len(ranked) >= 2 else []
@@ -119,6 +126,7 @@ def order_rows(rows: Sequence[BenchRow], providers: Sequence[str]) -> list[Bench
         key=lambda r: (
             rank.get(r.provider, 99),
             -1 if r.batch is None else r.batch,
+            r.threads or 0,
             0 if r.kind == "torch" else 1,
             r.variant,
         ),

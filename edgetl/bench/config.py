@@ -52,7 +52,11 @@ class BenchConfig:
         "torch is the eager row, also off with --torch none)",
     )
     batch: list[int] = _opt(lambda: [1], "comma list of batch sizes (default 1)")
-    threads: int = _opt(2, "intra-op threads for onnxruntime and torch (default 2)")
+    threads: list[int] | int = _opt(  # an int (YAML `threads: 2`, the API) is a list of one
+        lambda: [2],
+        "intra-op threads (default 2); a comma list sweeps them, e.g. 1,2,4: counts above the usable "
+        "cores are then skipped rows",
+    )
     max_acc_drop: float = _opt(
         0.5,
         "top-1 points a recommended configuration may lose vs onnxruntime FP32 (default 0.5, at least one image)",
@@ -110,9 +114,13 @@ class BenchConfig:
         if not self.batch or any(not isinstance(b, int) or b < 1 for b in self.batch):
             raise ConfigError(f"--batch must be positive integers, e.g. 1,8,32; got {self.batch}")
         self.batch = sorted(set(self.batch))
-        if not isinstance(self.threads, int) or self.threads < 1:
-            raise ConfigError(f"--threads must be >= 1, got {self.threads}")
-        check_threads(self.threads, "--threads")  # far past the usable cores: refused (bench() warns)
+        if isinstance(self.threads, int) and not isinstance(self.threads, bool):
+            self.threads = [self.threads]
+        if not self.threads or any(not isinstance(t, int) or t < 1 for t in self.threads):
+            raise ConfigError(f"--threads must be integers >= 1, e.g. 2 or 1,2,4; got {self.threads}")
+        self.threads = sorted(set(self.threads))
+        for t in self.threads:
+            check_threads(t, "--threads")  # far past the usable cores: refused (bench() warns or skips)
         if not self.max_acc_drop >= 0:
             raise ConfigError(f"--max-acc-drop must be >= 0 top-1 points, got {self.max_acc_drop}")
         if self.min_agreement is not None and not 0.0 <= self.min_agreement <= 1.0:
@@ -131,6 +139,14 @@ class BenchConfig:
             raise ConfigError(f"--max-images must be >= 1, got {self.max_images}")
         if self.torch is not None and self.torch.strip().lower() in ("", "none", "off", "no"):
             self.torch = None
+
+    @property
+    def thread_count(self) -> int:
+        """The one thread count a backend opens with (`open_cells` hands each a single-count config)."""
+        return self.threads[0]
+
+    def swept(self) -> bool:
+        return len(self.threads) > 1
 
     @property
     def timed_by_default(self) -> bool:

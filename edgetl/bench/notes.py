@@ -35,7 +35,7 @@ def notes(cells: Sequence[Cell], cfg: BenchConfig, ev: EvalSet | None) -> list[s
     )
     out.append(
         f"{cfg.repeat} round(s), cells interleaved and rotated per round; per cell: {warm}, then per round {per}; "
-        f"{cfg.threads} thread(s); spread = (max - min) / median of the per-round p50s"
+        f"{','.join(map(str, cfg.threads))} thread(s); spread = (max - min) / median of the per-round p50s"
     )
     out.append("latency = milliseconds per batch; images/s = batch / mean latency")
     if any(c.provider == "cpu" and c.precision == "fp16" for c in cells):

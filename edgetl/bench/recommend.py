@@ -83,18 +83,21 @@ class Recommendation:
         measured = {
             k: getattr(r, k) for k in ("variant", "provider", "batch", "p50_ms", "accuracy", "agreement")
         }
-        return dict(backend=RUNTIME[r.kind], precision=r.precision, threads=self.threads, options=options,
+        return dict(backend=RUNTIME[r.kind], precision=r.precision, threads=r.threads or self.threads, options=options,
                     measured={**measured, "spread": r.spread, "reason": self.reason})  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        name = lambda r: None if r is None else f"{r.variant} ({RUNTIME[r.kind]} {r.precision}, {r.provider})"  # noqa: E731
+        def name(r: BenchRow | None) -> str | None:
+            t = f", {r.threads} threads" if r is not None and r.threads else ""
+            return None if r is None else f"{r.variant} ({RUNTIME[r.kind]} {r.precision}, {r.provider}{t})"
+
         return {
             "choice": name(self.choice),
             "runner_up": name(self.runner_up),
             "reason": self.reason,
             "separable": self.separable,
             "rejected": list(self.rejected),
-            "threads": self.threads,
+            "threads": (self.choice.threads if self.choice else None) or self.threads,
             "deploy": self.deploy_config(),
         }
 
@@ -112,8 +115,13 @@ def recommend(
     batch = min(r.batch or 0 for r in timed)
     passing, rejected = [], []
     for r in (r for r in timed if r.batch == batch):
-        why = gate_failure(r, fp32_reference(rows, r.provider, batch), max_acc_drop, min_agreement)
-        (rejected.append(f"{r.variant} on {r.provider}: {why}") if why else passing.append(r))
+        why = gate_failure(r, fp32_reference(rows, r.provider, batch, r.threads), max_acc_drop, min_agreement)
+        if why:
+            rejected.append(
+                f"{r.variant} on {r.provider}" + (f" ({r.threads} threads)" if r.threads else "") + f": {why}"
+            )
+        else:
+            passing.append(r)
     if not passing:
         return Recommendation(
             None, None, "no configuration passed the accuracy gate", rejected=rejected, threads=threads
@@ -161,8 +169,7 @@ def recommendation_lines(rec: dict[str, Any]) -> list[str]:
             f"ship this: nothing ({rec.get('reason')})",
             *[f"  not shipped: {x}" for x in rec.get("rejected", [])],
         ]
-    threads = f", {rec['threads']} thread(s)" if rec.get("threads") else ""
-    lines = [f"ship this: {rec['choice']}{threads}: {rec['reason']}"]
+    lines = [f"ship this: {rec['choice']}: {rec['reason']}"]
     if rec.get("runner_up"):
         lines.append(f"  runner-up: {rec['runner_up']}")
     lines += [f"  not shipped: {x}" for x in rec.get("rejected", [])]

@@ -23,6 +23,7 @@ HEADERS = [
     "precision",
     "provider",
     "batch",
+    "threads",
     "status",
     "size MB",
     "accuracy",
@@ -40,6 +41,7 @@ CSV_FIELDS = [
     "precision",
     "provider",
     "batch",
+    "threads",
     "status",
     "providers_used",
     "size_mb",
@@ -74,6 +76,7 @@ def table_cells(row: BenchRow) -> list[str]:
         row.precision,
         row.provider,
         "-" if row.batch is None else str(row.batch),
+        "-" if row.threads is None else str(row.threads),
         row.status,
         _f(row.size_mb, ".2f"),
         percent(row.accuracy),
@@ -93,7 +96,9 @@ def render_table(report: BenchReport) -> Any:
 
     env = report.env
     cpu = env.get("cpu", {})
-    title = f"edgetl bench: {cpu.get('model', '?')}, {env.get('threads', '?')} thread(s)"
+    threads = env.get("threads", "?")
+    threads = ",".join(map(str, threads)) if isinstance(threads, list) else threads
+    title = f"edgetl bench: {cpu.get('model', '?')}, {threads} thread(s)"
     table = Table(title=title, show_lines=False)
     for h in HEADERS:
         left = h in ("variant", "precision", "provider", "status")
@@ -104,11 +109,17 @@ def render_table(report: BenchReport) -> Any:
     return table
 
 
+def _threads(c: dict[str, Any]) -> str:
+    return f", {c['threads']} threads" if c.get("threads") else ""
+
+
 def summary_lines(report: BenchReport) -> list[str]:
     """Comparisons, warnings and notes as plain lines (terminal and Markdown)."""
     from edgetl.bench.recommend import recommendation_lines
 
-    lines = [c["verdict"] + f" ({c['provider']}, batch {c['batch']})" for c in report.comparisons]
+    lines = [
+        c["verdict"] + f" ({c['provider']}, batch {c['batch']}{_threads(c)})" for c in report.comparisons
+    ]
     lines += recommendation_lines(report.recommendation)
     lines += [f"warning: {w}" for w in report.warnings]
     return lines

@@ -22,6 +22,7 @@ class BenchRow:
     provider: str  # requested: cpu | cuda | tensorrt
     batch: int | None  # None on a skipped provider row
     status: str = "ok"
+    threads: int | None = None  # intra-op threads it ran with (--threads; a sweep gives one row per count)
     providers_used: list[str] = field(default_factory=list)  # what really ran (session.get_providers())
     file: str = ""
     size_mb: float | None = None

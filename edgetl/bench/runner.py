@@ -56,7 +56,8 @@ def bench(cfg: BenchConfig, reporter: Reporter | None = None) -> BenchReport:
     timed = time_rounds(cells, pool.pool, cfg, rep)
     rows = with_speedups(_rows(openings, scores, timed, cfg.batch))
     comparisons, more_warnings = compare_rows(rows)
-    env = {**environment(), "threads": cfg.threads, "load_average_start": load_start}
+    threads = cfg.threads if cfg.swept() else cfg.thread_count  # a list only for a --threads sweep
+    env = {**environment(), "threads": threads, "load_average_start": load_start}
     report = BenchReport(
         rows=order_rows(rows, cfg.providers),
         env=env,
@@ -87,7 +88,7 @@ def write_recommendation(report: BenchReport, cfg: BenchConfig, folder) -> None:
     from edgetl.bench.recommend import recommend
     from edgetl.runtime.deploy import DeployConfig, write_deploy
 
-    rec = recommend(report.rows, cfg.max_acc_drop, cfg.min_agreement, threads=cfg.threads)
+    rec = recommend(report.rows, cfg.max_acc_drop, cfg.min_agreement)
     report.recommendation = rec.to_dict()
     d = rec.deploy_config()
     if d is not None and rec.choice is not None:
@@ -99,7 +100,7 @@ def _resource_notes(cfg: BenchConfig, inputs: Inputs) -> list[str]:
     """One line each for --threads past the cores and a --batch that nearly fills memory (refused when over)."""
     sizes = onnx_input_sizes([v.path for v in inputs.onnx])
     biggest = max(sizes, key=lambda s: s[0] * s[1] * s[2], default=None)
-    notes = [check_threads(cfg.threads, "--threads")]
+    notes = [] if cfg.swept() else [check_threads(cfg.thread_count, "--threads")]  # a sweep skips those rows
     if biggest is not None:
         notes.append(check_batch_memory(max(cfg.batch), biggest, "--batch"))
     return [n for n in notes if n]

@@ -15,7 +15,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ["train", "eval", "export", "predict", "bench", "run", "select"]
+SUBCOMMANDS = ["train", "eval", "export", "predict", "bench", "run", "select", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:

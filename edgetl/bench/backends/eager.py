@@ -92,7 +92,7 @@ class TorchBackend:
             )
         try:
             return cls.load(
-                variant.path, device=device, threads=cfg.threads, host_copies=cfg.cuda_host_copies
+                variant.path, device=device, threads=cfg.thread_count, host_copies=cfg.cuda_host_copies
             )
         except EdgetlError as e:
             if device == "cuda":

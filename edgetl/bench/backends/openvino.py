@@ -89,7 +89,7 @@ class OpenVinoBackend:
         batch = cfg.batch[0] if len(cfg.batch) == 1 else None  # static, as OpenVINO users run it
         t0 = time.perf_counter()
         try:
-            eng = open_engine(variant.path, "openvino", threads=cfg.threads, precision=hint, batch=batch)
+            eng = open_engine(variant.path, "openvino", threads=cfg.thread_count, precision=hint, batch=batch)
         except EdgetlError as e:
             raise Skipped(f"skipped: {e}", _precision_of("fp32", hint) if hint else "fp32") from None
         md = read_metadata(eng.metadata_props(), variant.path)

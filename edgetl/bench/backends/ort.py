@@ -51,7 +51,7 @@ class OrtBackend:
 
     @classmethod
     def open(cls, variant: Variant, provider: str, cfg: BenchConfig) -> OrtBackend:
-        clf = Classifier.load(variant.path, providers=provider, threads=cfg.threads, warn=False)
+        clf = Classifier.load(variant.path, providers=provider, threads=cfg.thread_count, warn=False)
         if clf.fallback:
             raise Skipped(f"skipped: {clf.fallback}", clf.metadata.precision, clf.providers)
         return cls(clf, host_copies=cfg.cuda_host_copies)
