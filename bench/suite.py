@@ -288,7 +288,10 @@ def render_summary(found: dict[str, tuple[str, dict[str, Any], dict[str, Any]]])
             f"Ratios (p50): ORT FP32 vs PyTorch **{_x(r['ort_fp32_speedup_vs_pytorch'])}**; ORT INT8 vs PyTorch "
             f"**{_x(r['ort_int8_speedup_vs_pytorch'])}**; ORT INT8 vs ORT FP32 **{_x(r['ort_int8_speedup_vs_ort_fp32'])}**; "
             f"OpenVINO FP32 / ORT FP32 latency **{_x(r['openvino_fp32_over_ort_fp32_latency'])}**; OpenVINO INT8 / ORT INT8 "
-            f"latency **{_x(r['openvino_int8_over_ort_int8_latency'])}** (below 1x: OpenVINO faster).",
+            f"latency **{_x(r['openvino_int8_over_ort_int8_latency'])}**; OpenVINO FP32 at its default precision "
+            f"({(s.get('openvino') or {}).get('fp32_default_precision', '?')}) / ORT FP32 latency "
+            f"**{_x(r.get('openvino_default_fp32_over_ort_fp32_latency'))}**; NNCF INT8 / ORT INT8 latency "
+            f"**{_x(r.get('openvino_nncf_int8_over_ort_int8_latency'))}** (below 1x: OpenVINO faster).",
             "",
         ]
     return "\n".join(lines)
