@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     work, stamp = Path(args.work), time.strftime("%Y%m%d-%H%M%S")
     cache = work / "cache"
-    results = []
+    out = Path(args.out or ROOT / "bench" / "results" / f"recipes-{stamp}.json")
+    results: list[dict] = []
     for name in args.datasets.split(","):
         data, why = resolve(name, work, args.per_class, args.seed)
         row: dict = {"dataset": name, "data": data}
@@ -163,15 +164,19 @@ def main(argv: list[str] | None = None) -> int:
         row["auto"] = "not run: edgetl train --model auto is not implemented yet"
         results.append(row)
         print(json.dumps(row), flush=True)
-    env = {"load_avg": os.getloadavg(), "cpus": os.cpu_count(), "python": sys.version.split()[0]}
-    out = Path(args.out or ROOT / "bench" / "results" / f"recipes-{stamp}.json")
-    from edgetl._io import atomic_write_json
-
-    atomic_write_json(out, {"command": " ".join(["python", "bench/recipes.py", *(argv or sys.argv[1:])]),
-                            "env": env, "results": results})  # fmt: skip
+        save(out, argv, results)  # after each dataset: an interrupted suite keeps what it measured
+    save(out, argv, results)
     print(table(results))
     print(f"wrote {out}")
     return 0
+
+
+def save(out: Path, argv: list[str] | None, results: list[dict]) -> None:
+    from edgetl._io import atomic_write_json
+
+    env = {"load_avg": os.getloadavg(), "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    command = " ".join(["python", "bench/recipes.py", *(argv if argv is not None else sys.argv[1:])])
+    atomic_write_json(out, {"command": command, "env": env, "results": results})
 
 
 def table(results: list[dict]) -> str:
