@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-lpft", action="store_true", help="skip the default lp-ft runs (the slow part)")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/recipes-<time>.json)")
     args = ap.parse_args(argv)
+    unknown = sorted(set(args.datasets.split(",")) - set(DATASETS))
+    if unknown:
+        ap.error(f"--datasets: unknown {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
     work, stamp = Path(args.work), time.strftime("%Y%m%d-%H%M%S")
     cache = work / "cache"
     out = Path(args.out or ROOT / "bench" / "results" / f"recipes-{stamp}.json")
