@@ -49,6 +49,23 @@ def int8_qdq(fp32, tmp_path_factory):
     return stamp(dst, md)
 
 
+def _block_openvino(monkeypatch) -> None:
+    """As on a device without openvino: importing it fails."""
+    real = builtins.__import__
+
+    def refuse(name, *a, **k):
+        if name.split(".")[0] == "openvino":
+            raise ImportError("No module named 'openvino'")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", refuse)
+
+
+@pytest.fixture
+def no_openvino(monkeypatch):
+    _block_openvino(monkeypatch)
+
+
 def _batch(clf: Classifier, n: int = 16) -> np.ndarray:
     rng = np.random.default_rng(3)
     imgs = [rng.integers(0, 255, (40, 48, 3), dtype=np.uint8) for _ in range(n)]
@@ -98,15 +115,7 @@ def test_openvino_bf16_runs_where_the_cpu_has_it_else_says_why(fp32):
     assert clf.precision == "bf16" and "(bf16)" in clf.providers[0]
 
 
-def test_openvino_missing_is_one_line_not_a_switch(fp32, monkeypatch):
-    real = builtins.__import__
-
-    def no_openvino(name, *a, **k):
-        if name.split(".")[0] == "openvino":
-            raise ImportError("No module named 'openvino'")
-        return real(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", no_openvino)
+def test_openvino_missing_is_one_line_not_a_switch(fp32, no_openvino):
     with pytest.raises(EdgetlError, match="backend 'openvino' is not installed; pip install openvino"):
         Classifier.load(fp32, backend="openvino")
 
@@ -133,14 +142,7 @@ def test_deploy_folder_runs_exactly_its_configuration(tmp_path, fp32):
 
 def test_deploy_falls_back_with_one_warning_when_its_backend_is_missing(tmp_path, fp32, monkeypatch):
     d = _deploy(tmp_path, fp32, "openvino", "fp32", {"precision": "f32"})
-    real = builtins.__import__
-
-    def no_openvino(name, *a, **k):
-        if name.split(".")[0] == "openvino":
-            raise ImportError("No module named 'openvino'")
-        return real(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", no_openvino)
+    _block_openvino(monkeypatch)
     with pytest.warns(DeployFallbackWarning) as rec:
         clf = Classifier.load(d)
     assert len(rec) == 1 and "openvino is not installed" in str(rec[0].message)
