@@ -311,13 +311,11 @@ def run_stage(
             return run_stage(ctx, runner, s, stage_index, stopper, first_global_epoch, resume, on_epoch)
 
         return solve_stage(ctx, runner, stage, stopper, first_global_epoch, on_epoch, sgd)
-    model = ctx.model
-    prepare_model(ctx)
+    model = prepare_model(ctx)
     target = runner.prepare(model)
     optimizer = build_optimizer(ctx, target, stage)
     trainable = distributed.wrap(target, ctx.device)  # DistributedDataParallel under torchrun
-    n_batches = runner.num_batches()
-    scheduler = build_scheduler(optimizer, stage, n_batches)
+    scheduler = build_scheduler(optimizer, stage, runner.num_batches())
     ema = _build_ema(ctx, model)
     scaler = torch.amp.GradScaler("cuda") if ctx.device.type == "cuda" and ctx.amp == "fp16" else None
     state = _start_state(resume, optimizer, ema, scheduler, stopper)

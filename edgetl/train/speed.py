@@ -86,10 +86,11 @@ def autocast(ctx: Any) -> Any:
     return torch.autocast(ctx.device.type, dtype=dtype)
 
 
-def prepare_model(ctx: Any) -> None:
-    """Channels-last weights where the run asks for it (CPU and CUDA: oneDNN/cuDNN convolutions run faster)."""
+def prepare_model(ctx: Any) -> torch.nn.Module:
+    """The run's model, channels-last where the run asks for it (CPU and CUDA: faster convolutions)."""
     if ctx.channels_last:
         ctx.model.to(memory_format=torch.channels_last)
+    return ctx.model
 
 
 def to_device(ctx: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
