@@ -115,7 +115,7 @@ class Classifier:
         "f32" | "bf16" (None: its default). `clf.backend` / `clf.precision` say what really runs."""
         path = Path(path)
         if path.is_dir() and (path / DEPLOY_JSON).is_file():
-            return load_deploy(cls, path, backend=backend, threads=threads, topk=topk, warn=warn)
+            return load_deploy(cls, path, backend, providers, threads=threads, topk=topk, warn=warn)
         backend = "onnxruntime" if backend == "auto" else backend
         if not path.is_file():
             what = "is a directory" if path.is_dir() else "does not exist"
@@ -278,7 +278,9 @@ class Classifier:
             try:
                 res = self._engine.run(output, part)
             except Exception as e:  # onnxruntime's errors carry C++ file/line noise
-                raise EdgetlError(f"{self.path.name}: {self.backend} inference failed on a batch of {real} ({e})") from None
+                raise EdgetlError(
+                    f"{self.path.name}: {self.backend} inference failed on a batch of {real} ({e})"
+                ) from None
             parts.append(np.asarray(res[:real], dtype=np.float32))
         return np.concatenate(parts)
 

@@ -90,13 +90,22 @@ def write_deploy(folder: str | Path, onnx_file: str | Path, cfg: DeployConfig) -
 
 
 def load_deploy(
-    cls: type[Classifier], folder: Path, backend: str, threads: int | None, topk: int, warn: bool
-):
+    cls: type[Classifier],
+    folder: Path,
+    backend: str,
+    providers: Any = "auto",
+    *,
+    threads: int | None,
+    topk: int,
+    warn: bool,
+) -> Classifier:
     """`Classifier.load` on a deploy folder: its backend, precision and threads (arguments given win)."""
     cfg = read_deploy(folder)
     want = cfg.backend if backend == "auto" else backend
     kw = dict(cfg.options) if want == cfg.backend else {}
     threads = cfg.threads if threads is None else threads
+    if providers != "auto":  # asked for explicitly: it wins over the folder's
+        kw["providers"] = providers
     if want == "openvino" and backend == "auto":
         try:
             import openvino  # noqa: F401
