@@ -253,3 +253,13 @@ def test_a_model_with_nothing_to_fold_is_exported_as_is() -> None:
     model = timm.create_model("test_resnet", num_classes=3).eval()
     prep = prepare_for_export(model, _x(2).numpy(), np.zeros((2, 3), np.float32))
     assert prep.model is model and prep.notes == []
+
+
+def test_channels_last_is_off_on_cpu_where_torch_crashes() -> None:
+    """torch 2.14's CPU channels-last backward of a 1x1 stride-2 conv on 3 channels corrupts the heap
+    (FastViT/MobileOne stems): training such a model falls back to contiguous tensors."""
+    from edgetl.train.speed import channels_last_safe
+
+    assert not channels_last_safe(timm.create_model("fastvit_t8"))
+    assert not channels_last_safe(timm.create_model("mobileone_s0"))
+    assert channels_last_safe(timm.create_model("resnet18"))

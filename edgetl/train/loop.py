@@ -39,7 +39,15 @@ from edgetl.train.early_stopping import EarlyStopping
 from edgetl.train.modes import Stage
 from edgetl.train.progress import format_epoch
 from edgetl.train.runners import Evaluator, Runner
-from edgetl.train.speed import PhaseTimes, autocast, phase, prepare_model, timed, to_device
+from edgetl.train.speed import (
+    PhaseTimes,
+    autocast,
+    channels_last_safe,
+    phase,
+    prepare_model,
+    timed,
+    to_device,
+)
 
 METRIC_COLUMNS = ["epoch", "stage", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "best"]
 
@@ -82,7 +90,7 @@ class FitContext:
             ema=cfg.ema,
             ema_decay=cfg.ema_decay,
             amp=resolve_amp(cfg.amp, device),
-            channels_last=cfg.channels_last,
+            channels_last=cfg.channels_last and (device.type != "cpu" or channels_last_safe(model)),
             freeze_lr_scale=cfg.freeze_lr_scale,
             reporter=reporter,
             total_epochs=total_epochs,

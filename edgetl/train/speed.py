@@ -86,6 +86,16 @@ def autocast(ctx: Any) -> Any:
     return torch.autocast(ctx.device.type, dtype=dtype)
 
 
+def channels_last_safe(model: torch.nn.Module) -> bool:
+    """False where torch 2.14's CPU channels-last convolution backward corrupts the heap or segfaults:
+    a 1x1 convolution with stride > 1 over 2-7 input channels (FastViT's and MobileOne's stems).
+    Seen with `Conv2d(3, 48, 1, stride=2)` in channels-last, then `.backward()`; 1, 8+ channels are fine."""
+    return not any(
+        isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1 and 1 < m.in_channels < 8
+        for m in model.modules()
+    )
+
+
 def prepare_model(ctx: Any) -> torch.nn.Module:
     """The run's model, channels-last where the run asks for it (CPU and CUDA: faster convolutions)."""
     if ctx.channels_last:
