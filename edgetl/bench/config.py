@@ -47,8 +47,8 @@ class BenchConfig:
     )
     providers: list[str] = _opt(lambda: ["cpu"], "comma list of cpu, cuda, tensorrt (default cpu)")
     backends: list[str] = _opt(
-        lambda: ["onnxruntime", "torch"],
-        "comma list of runtimes to time: onnxruntime, openvino, torch (default onnxruntime,torch; "
+        lambda: ["onnx", "torch"],
+        "comma list of runtimes to time: onnxruntime (or onnx), openvino, torch (default onnx,torch; "
         "torch is the eager row, also off with --torch none)",
     )
     batch: list[int] = _opt(lambda: [1], "comma list of batch sizes (default 1)")
