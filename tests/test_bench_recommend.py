@@ -128,3 +128,11 @@ def test_threads_sweep_skips_counts_past_the_cores_and_recommends_per_count(tmp_
     assert {c["threads"] for c in rep.comparisons} <= {1, 2}
     assert rep.recommendation["deploy"]["threads"] in (1, 2)
     assert f"{rep.recommendation['deploy']['threads']} threads" in rep.recommendation["choice"]
+
+
+def test_one_image_of_drop_fits_the_budget_with_rounded_accuracies():
+    """153 images: one image is 0.654 points, above --max-acc-drop 0.5: the budget is one image (as at export)."""
+    rows = [row("m-fp32", acc=0.947712, n=153), row("m-int8", precision="int8", p50=5.0, acc=0.941176, n=153)]
+    assert recommend(rows, max_acc_drop=0.5).choice.variant == "m-int8"
+    rows[1] = row("m-int8", precision="int8", p50=5.0, acc=0.934641, n=153)  # two images
+    assert recommend(rows, max_acc_drop=0.5).choice.variant == "m-fp32"
