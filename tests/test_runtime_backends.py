@@ -159,3 +159,10 @@ def test_bad_deploy_json_is_one_line_naming_the_file(tmp_path, fp32):
     (d / "deploy.json").write_text(json.dumps({"file": fp32.name, "backend": "onnxruntime", "precison": "x"}))
     with pytest.raises(EdgetlError, match="deploy.json"):
         Classifier.load(d)
+
+
+def test_a_new_recommendation_replaces_the_old_model_in_the_deploy_folder(tmp_path, fp32, int8_qdq):
+    d = _deploy(tmp_path, fp32, "onnxruntime", "fp32")
+    _deploy(tmp_path, int8_qdq, "onnxruntime", "int8")
+    assert sorted(p.name for p in d.iterdir()) == ["deploy.json", int8_qdq.name]
+    assert Classifier.load(d).precision == "int8"

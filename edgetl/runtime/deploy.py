@@ -82,11 +82,14 @@ def write_deploy(folder: str | Path, onnx_file: str | Path, cfg: DeployConfig) -
 
     folder, src = Path(folder), Path(onnx_file)
     folder.mkdir(parents=True, exist_ok=True)
+    old = read_deploy(folder).file if (folder / DEPLOY_JSON).is_file() else None
     for f in [src, *src.parent.glob(src.name + ".data")]:
         atomic_write(folder / f.name, lambda tmp, f=f: shutil.copyfile(f, tmp))
-    return atomic_write_json(
-        folder / DEPLOY_JSON, dataclasses.asdict(dataclasses.replace(cfg, file=src.name))
-    )
+    out = atomic_write_json(folder / DEPLOY_JSON, dataclasses.asdict(dataclasses.replace(cfg, file=src.name)))
+    if old and old != src.name:  # the previous recommendation's model: only what deploy.json named
+        for f in [folder / old, *folder.glob(old + ".data")]:
+            f.unlink(missing_ok=True)
+    return out
 
 
 def load_deploy(
