@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgetl._lock import lock_scope
-from edgetl.config import ConfigError, dump_yaml, load_config
+from edgetl.config import ConfigError, dump_yaml
 from edgetl.errors import DataError, EdgetlError
 from edgetl.progress import Reporter
 from edgetl.train.config import TrainConfig, flag_names
@@ -48,11 +48,13 @@ RESUME_MAY_CHANGE = ("resume", "quiet", "cache_dir")
 
 def resume_config(cfg: TrainConfig) -> TrainConfig:
     """The run's own config.yaml; options given alongside --resume must agree with it."""
+    from edgetl.runfolder import read_train_config
+
     run_dir = Path(cfg.resume)
     path = run_dir / "config.yaml"
     if not path.is_file():
         raise EdgetlError(f"--resume {run_dir}: no config.yaml there; is it an edgetl run directory?")
-    saved = load_config(TrainConfig, path)
+    saved = read_train_config(run_dir)  # the run folder's one reader of config.yaml
     default = TrainConfig()
     flags = flag_names()
     for f in dataclasses.fields(TrainConfig):
@@ -247,11 +249,11 @@ def _resume_state(run: RunDir, splits: DataSplits) -> dict[str, Any]:
 
 
 def _check_same_data(run: RunDir, splits: DataSplits) -> None:
-    import json
+    from edgetl.runfolder import RunFileError, read_data_summary
 
     try:
-        recorded = json.loads(run.data.read_text(encoding="utf-8")).get("fingerprint")
-    except (OSError, ValueError):
+        recorded = read_data_summary(run.path).fingerprint
+    except RunFileError:
         recorded = None
     if recorded and recorded != splits.fingerprint:
         raise DataError(
