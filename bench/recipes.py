@@ -6,7 +6,7 @@
 For each dataset, with the kit's defaults (nothing here is tuned to a dataset):
 - reference: scikit-learn `LogisticRegressionCV` with its own defaults (10 C values, 5 folds)
   on the same cached Lite0 features and the same split as the kit;
-- probe: `edgetl train --mode linear-probe` (the solved probe);
+- probe: `edgetl train --mode linear-probe --probe-solver lbfgs` (the solved probe);
 - lp-ft: `edgetl train` (the default mode);
 val accuracy, wall time, and time to the best epoch (sum of metrics.csv seconds up to it).
 `--model auto` (training the `edgetl select` choice) is listed as not run: `edgetl train` does
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: skipped ({why})", flush=True)
             continue
         runs = work / "runs" / stamp / name
-        row["probe"] = kit_run(data, runs / "probe", cache, mode="linear-probe")
+        row["probe"] = kit_run(data, runs / "probe", cache, mode="linear-probe", probe_solver="lbfgs")
         row["reference"] = reference(data, cache)
         row["lpft"] = None if args.no_lpft else kit_run(data, runs / "lpft", cache)
         row["auto"] = "not run: edgetl train --model auto is not implemented yet"

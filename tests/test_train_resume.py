@@ -16,7 +16,7 @@ from conftest import COLORS, write_images
 from safetensors.torch import load_file
 
 ARGS = [
-    "--model", "test_efficientnet", "--pretrained", "none", "--img-size", "64", "--mode", "lp-ft",
+    "--model", "test_efficientnet", "--pretrained", "none", "--img-size", "64", "--mode", "lp-ft", "--probe-solver", "lbfgs",
     "--lp-epochs", "2", "--lp-lr", "0.05", "--epochs", "3", "--lr", "0.01", "--warmup-epochs", "1",
     "--batch-size", "4", "--auto-augment", "none", "--mixup", "0.2", "--drop-path", "0.1",
     "--ema", "--ema-decay", "0.9", "--patience", "0", "--quiet",

@@ -52,10 +52,11 @@ class TrainConfig:
     lp_epochs: int = _opt(20, "epochs of the linear-probe stage (cheap: features are cached)")
     lp_lr: float = _opt(1e-3, "learning rate of the linear-probe stage")
     probe_solver: Literal["lbfgs", "sgd"] = _opt(
-        "lbfgs",
-        "probe stage: lbfgs = the head solved as multinomial logistic regression on the cached features, L2 "
-        "strength by stratified 5-fold CV on the training split (one epoch row; probe.json); sgd = --lp-epochs "
-        "of --optimizer at --lp-lr with --drop and --label-smoothing",
+        "sgd",
+        "probe stage: sgd (default) = --lp-epochs of --optimizer at --lp-lr with --drop and --label-smoothing; "
+        "lbfgs = the head solved as multinomial logistic regression on the cached features, L2 "
+        "strength by stratified 5-fold CV on the training split (one epoch row; probe.json): "
+        "lp-ft fine-tuned from a solved head ended lower on digits (93.06% vs 96.67%), so it is opt-in",
     )
 
     # --- fine-tuning stage (finetune, and the second stage of lp-ft): every layer trains
