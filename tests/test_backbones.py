@@ -231,7 +231,8 @@ def test_reparameterization_matches_the_unfused_model(name: str) -> None:
     prep = prepare_for_export(model, images, ref)
     assert prep.reparameterized == reparameterizable(model) > 0
     assert prep.model is not model and sum(p.numel() for p in prep.model.parameters()) < n_params
-    assert prep.max_abs_diff is not None and prep.max_abs_diff < 1e-4
+    scale = max(1.0, float(np.abs(ref).max()))  # a random MobileOne's logits reach ~1e11: the tolerance is relative
+    assert prep.max_abs_diff is not None and prep.max_abs_diff < 1e-4 * scale
     assert np.allclose(torch_logits(model, images), ref)  # the caller's model is untouched
     assert f"max abs logit diff {prep.max_abs_diff:.2e}" in prep.notes[0]
 
