@@ -501,7 +501,10 @@ def test_failed_gate_leaves_no_file_and_removes_a_stale_one(tmp_path, lite_run, 
     out = tmp_path / "out"
     out.mkdir()
     stale = out / "tf_efficientnet_lite0-fp32-cpu-x86.onnx"
-    stale.write_bytes(b"an older export")
+    stale.write_bytes(b"an older export")  # one edgetl wrote: it is in the folder's list of kit files
+    from edgetl.runtime.files import MANIFEST_NAME
+
+    (out / MANIFEST_NAME).write_text(json.dumps({"files": [stale.name]}))
     monkeypatch.setattr(precisions, "FP32_GATE", Gate(min_agreement=0.999, max_abs_diff=-1.0))
     with pytest.raises(
         ExportError,

@@ -22,7 +22,7 @@ def _unfolded(model: Any, t: str, source: Any | None, producer: dict[str, Any]) 
         return t
     import onnx
 
-    names = {i.name for i in model.graph.initializer}
+    names = _defined(model)
     for i in source.graph.initializer:
         if i.name in src.input[1:] and i.name not in names:
             model.graph.initializer.append(i)
@@ -35,8 +35,14 @@ def _unfolded(model: Any, t: str, source: Any | None, producer: dict[str, Any]) 
     return out
 
 
+def _defined(model: Any) -> set[str]:
+    """Every name the graph already defines: adding an initializer of one of them is an invalid model."""
+    g = model.graph
+    return {i.name for i in g.initializer} | {o for n in g.node for o in n.output} | {i.name for i in g.input}
+
+
 def _float_initializer(model: Any, source: Any, name: str) -> str | None:
-    if any(i.name == name for i in model.graph.initializer):
+    if name in _defined(model):
         return name
     init = next((i for i in source.graph.initializer if i.name == name), None)
     if init is None:
