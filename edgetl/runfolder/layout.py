@@ -1,4 +1,4 @@
-"""Run-folder file names, the `RunFolder` paths, its errors and the parsing helpers of the readers."""
+"""Run-folder file names, the `RunFolder` paths, its errors and the file-level helpers of the readers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar, Union
 
 from edgetl.errors import EdgetlError
+from edgetl.runfolder.schema import record
 
 T = TypeVar("T")
 
@@ -132,19 +133,15 @@ def _typed(path: Path, build: Callable[[], T]) -> T:
         raise RunFileError(path, f"does not fit its schema ({first})") from None
 
 
+def json_record(
+    path: Path, cls: type[T], adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> T:
+    """A JSON file as dataclass `cls` (`schema.record`), after `adapt` reshapes what the file nests."""
+    d = _json(path)
+    return _typed(path, lambda: record(cls, adapt(d) if adapt else d))
+
+
 def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
     """The keys of `d` that are init fields of dataclass `cls` (derived keys like acc_drop_points dropped)."""
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     return {k: v for k, v in d.items() if k in names}
-
-
-def _opt_float(v: Any) -> float | None:
-    if v is None or v == "" or isinstance(v, bool):
-        return None
-    f = float(v)
-    return None if f != f else f  # NaN: no value
-
-
-def _opt_int(v: Any) -> int | None:
-    f = _opt_float(v)
-    return None if f is None else int(f)

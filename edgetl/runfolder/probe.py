@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgetl.runfolder.layout import RunFolder, RunLike, _json, _opt_float, _opt_int, _typed
+from edgetl.runfolder.layout import RunFolder, RunLike, json_record
 
 
 @dataclass(frozen=True)
@@ -37,30 +37,7 @@ class ProbeRecord:
 
 
 def read_probe(run: RunLike) -> ProbeRecord:
-    path = RunFolder(run).probe
-    d = _json(path)
-
-    def build() -> ProbeRecord:
-        grid = tuple(
-            GridPoint(float(g["C"]), _opt_float(g.get("cv_acc")), _opt_float(g.get("cv_std")))
-            for g in d.get("grid") or ()
-        )
-        return ProbeRecord(
-            C=float(d["C"]),
-            cv_acc=_opt_float(d.get("cv_acc")),
-            folds=int(d.get("folds") or 0),
-            grid=grid,
-            seconds=_opt_float(d.get("seconds")),
-            note=str(d.get("note") or ""),
-            solver=str(d.get("solver") or "lbfgs"),
-            heads=_opt_int(d.get("heads")),
-            num_features=_opt_int(d.get("num_features")),
-            num_train=_opt_int(d.get("num_train")),
-            train_acc=_opt_float(d.get("train_acc")),
-            val_acc=_opt_float(d.get("val_acc")),
-        )
-
-    return _typed(path, build)
+    return json_record(RunFolder(run).probe, ProbeRecord)
 
 
 __all__ = ["GridPoint", "ProbeRecord", "read_probe"]

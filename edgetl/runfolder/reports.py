@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgetl.runfolder.layout import BENCH_JSON, RunFolder, RunLike, _json, _known, _typed
+from edgetl.runfolder.layout import BENCH_JSON, RunFolder, RunLike, _json, _known, _typed, json_record
 
 if TYPE_CHECKING:
     from edgetl.bench.results import BenchReport
@@ -73,16 +73,7 @@ class PipelineRecord:
 
 
 def read_pipeline(run: RunLike) -> PipelineRecord:
-    path = RunFolder(run).pipeline
-    d = _json(path)
+    def adapt(d: dict[str, Any]) -> dict[str, Any]:
+        return {**d, "steps": [s for s in d.get("steps") or [] if isinstance(s, dict)]}
 
-    def build() -> PipelineRecord:
-        steps = tuple(
-            StepRecord(**_known(StepRecord, s)) for s in d.get("steps") or [] if isinstance(s, dict)
-        )
-        rest = _known(PipelineRecord, d)
-        for k in ("target_reasons", "notes"):
-            rest[k] = tuple(str(x) for x in rest.get(k) or ())
-        return PipelineRecord(**{**rest, "steps": steps})
-
-    return _typed(path, build)
+    return json_record(RunFolder(run).pipeline, PipelineRecord, adapt)

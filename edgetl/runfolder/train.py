@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgetl.runfolder.layout import (
     MissingRunFile,
     RunFileError,
     RunFolder,
     RunLike,
-    _json,
-    _opt_float,
-    _opt_int,
     _text,
     _typed,
+    json_record,
 )
+from edgetl.runfolder.schema import record
 
 if TYPE_CHECKING:
     from edgetl.models.checkpoint import CheckpointMeta
@@ -48,7 +47,7 @@ class SkippedFile:
 class DataSummary:
     """data.json: what training saw (written from `DataSplits.summary()`)."""
 
-    source: str
+    source: str = ""
     layout: str = ""
     val_split: float | None = None
     seed: int = 0
@@ -61,35 +60,17 @@ class DataSummary:
     fingerprint: str | None = None
 
 
+def _data_json(d: dict[str, Any]) -> dict[str, Any]:
+    """data.json nests the skipped files as {"count", "files"} (a plain list in older runs)."""
+    sk = d.get("skipped") or {}
+    files = sk.get("files") or [] if isinstance(sk, dict) else sk
+    files = [f if isinstance(f, dict) else {"path": f} for f in files]
+    count = sk.get("count", len(files)) if isinstance(sk, dict) else len(files)
+    return {**d, "skipped": files, "skipped_count": count}
+
+
 def read_data_summary(run: RunLike) -> DataSummary:
-    path = RunFolder(run).data
-    d = _json(path)
-
-    def build() -> DataSummary:
-        sk = d.get("skipped") or {}
-        files = sk.get("files") or [] if isinstance(sk, dict) else sk
-        items = tuple(
-            SkippedFile(str(f.get("path", "")), str(f.get("reason", "")))
-            if isinstance(f, dict)
-            else SkippedFile(str(f))
-            for f in files
-        )
-        counts = {s: {str(c): int(n) for c, n in v.items()} for s, v in (d.get("counts") or {}).items()}
-        return DataSummary(
-            source=str(d.get("source", "")),
-            layout=str(d.get("layout") or ""),
-            val_split=_opt_float(d.get("val_split")),
-            seed=int(d.get("seed") or 0),
-            classes=tuple(str(c) for c in d.get("classes") or ()),
-            num_train=_opt_int(d.get("num_train")),
-            num_val=_opt_int(d.get("num_val")),
-            counts=counts,
-            skipped=items,
-            skipped_count=int(sk.get("count", len(items)) if isinstance(sk, dict) else len(items)),
-            fingerprint=d.get("fingerprint"),
-        )
-
-    return _typed(path, build)
+    return json_record(RunFolder(run).data, DataSummary, _data_json)
 
 
 @dataclass(frozen=True)
@@ -118,24 +99,13 @@ class Metrics:
         return max(scored, key=lambda r: r.val_acc or 0.0) if scored else None
 
 
-_FLOAT_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
-
-
 def read_metrics(run: RunLike) -> Metrics:
     path = RunFolder(run).metrics
     text = _text(path)
 
     def build() -> Metrics:
         reader = csv.DictReader(text.splitlines())
-        rows = tuple(
-            EpochMetrics(
-                epoch=_opt_int(r.get("epoch")),
-                stage=str(r.get("stage") or ""),
-                best=str(r.get("best") or "0").strip() in ("1", "True", "true"),
-                **{c: _opt_float(r.get(c)) for c in _FLOAT_COLUMNS},
-            )
-            for r in reader
-        )
+        rows = tuple(record(EpochMetrics, r) for r in reader)
         return Metrics(tuple(reader.fieldnames or ()), rows)
 
     try:
@@ -182,33 +152,11 @@ class EvalSummary:
     epoch: int | None = None
 
 
+def _eval_json(d: dict[str, Any]) -> dict[str, Any]:
+    """eval.json holds the metrics under "metrics" next to what was evaluated (or flat, in older runs)."""
+    m = d["metrics"] if isinstance(d.get("metrics"), dict) else d
+    return {**m, "checkpoint": d.get("checkpoint"), "data": d.get("data"), "epoch": d.get("epoch")}
+
+
 def read_eval(run: RunLike) -> EvalSummary:
-    path = RunFolder(run).eval_json
-    d = _json(path)
-
-    def build() -> EvalSummary:
-        m = d["metrics"] if isinstance(d.get("metrics"), dict) else d
-        per = {
-            str(name): ClassMetrics(
-                _opt_float(v.get("precision")),
-                _opt_float(v.get("recall")),
-                _opt_float(v.get("f1")),
-                _opt_int(v.get("support")),
-            )  # fmt: skip
-            for name, v in (m.get("per_class") or {}).items()
-        }
-        return EvalSummary(
-            n=_opt_int(m.get("n")),
-            top1=_opt_float(m.get("top1")),
-            top5=_opt_float(m.get("top5")),
-            top5_k=int(m.get("top5_k", 5)),
-            macro_f1=_opt_float(m.get("macro_f1")),
-            auc_macro_ovr=_opt_float(m.get("auc_macro_ovr")),
-            auc_note=m.get("auc_note") or None,
-            per_class=per,
-            checkpoint=None if d.get("checkpoint") is None else str(d["checkpoint"]),
-            data=None if d.get("data") is None else str(d["data"]),
-            epoch=_opt_int(d.get("epoch")),
-        )
-
-    return _typed(path, build)
+    return json_record(RunFolder(run).eval_json, EvalSummary, _eval_json)
