@@ -58,3 +58,96 @@ def test_select_two_tiny_candidates_end_to_end(tmp_path: Path, capsys: pytest.Ca
     assert main(["select", "--data", str(data), "--latency-budget", "0"]) == 2  # checked before any work
     assert "--latency-budget must be > 0" in capsys.readouterr().err
     assert fastest > 0
+
+
+# ------------------------------------------------------------------------------- --model auto
+
+
+def _tiny_data(root: Path) -> Path:
+    data = root / "data"
+    for i, cls in enumerate(("a", "b")):
+        write_images(data / "train" / cls, COLORS[i], 10, size=(48, 48), seed=i)
+        write_images(data / "val" / cls, COLORS[i], 5, size=(48, 48), seed=100 + i)
+    return data
+
+
+def _auto_argv(data: Path, out: Path, cache: Path, candidates: str = TINY) -> list[str]:
+    from conftest import TINY_TRAIN
+
+    kw = {k: v for k, v in TINY_TRAIN.items() if k not in ("model", "pretrained", "img_size")}
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in {**kw, "mode": "linear-probe"}.items()]
+    return ["train", "--data", str(data), "--model", "auto", "--auto-candidates", candidates, "--out", str(out),
+            "--cache-dir", str(cache), *flags]  # fmt: skip
+
+
+def test_train_model_auto_trains_the_pick_and_the_run_says_why(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from edgetl.report import build_report
+    from edgetl.runfolder import read_selection, read_train_config
+
+    out = tmp_path / "run"
+    assert main(_auto_argv(_tiny_data(tmp_path), out, tmp_path / "cache")) == 0
+    printed = "".join(capsys.readouterr())
+    sel, cfg = read_selection(out), read_train_config(out)
+    assert [c.name for c in sel.candidates] == ["test_efficientnet@32", "test_efficientnet@48"]
+    assert sel.chosen_index in sel.front and "default rule" in sel.rule
+    # config.yaml trains (and resumes) the chosen candidate as if given; the --auto-* options are spent
+    assert (cfg.model, cfg.pretrained, cfg.img_size) == (sel.chosen.model, sel.chosen.weights, sel.chosen.img_size)
+    assert sel.applied == {"model": cfg.model, "pretrained": cfg.pretrained, "img_size": cfg.img_size}
+    assert cfg.auto_candidates is None and sel.config["candidates"] == TINY.split(",")
+    assert all(c.files is None for c in sel.candidates)  # the candidates' temporary exports are gone
+    assert (out / "select.png").stat().st_size > 1000
+    assert "feature cache hit" in printed  # the pick's probe reuses the features the selection computed
+    _, md = build_report(out)
+    text = md.read_text()
+    assert "## Model selection" in text and "(select.png)" in text and "| yes | chosen |" in text
+    assert f"**Chosen:** {sel.chosen.name.replace('_', chr(92) + '_')} (none)" in text
+
+
+def test_model_auto_latency_budget_no_candidate_meets_is_one_line_and_no_run_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    argv = _auto_argv(_tiny_data(tmp_path), out, tmp_path / "cache", "test_efficientnet:none@32")
+    argv += ["--auto-latency-budget", "0.000001"]
+    assert main(argv) == 2
+    assert "--latency-budget 1e-06 ms: no candidate is that fast" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_auto_options_are_checked_before_any_work() -> None:
+    from edgetl.train.config import TrainConfig
+
+    with pytest.raises(ConfigError, match="--auto-candidates applies only with --model auto"):
+        TrainConfig(model="resnet18", auto_candidates=["resnet18:timm@224"])
+    with pytest.raises(ConfigError, match="--auto-candidates 'resnet18': write MODEL:WEIGHTS@SIZE"):
+        TrainConfig(model="auto", auto_candidates=["resnet18"])
+    with pytest.raises(ConfigError, match="--auto-latency-budget must be > 0"):
+        TrainConfig(model="auto", auto_latency_budget=0.0)
+
+
+def test_run_model_auto_keeps_the_offline_weights_and_measures_the_presets_size() -> None:
+    from edgetl.pipeline import load_run_config
+    from edgetl.select.auto import auto_candidates
+
+    cfg = load_run_config(cli={"train": {"model": "auto"}})  # built-in digits: its preset's 64 px
+    assert cfg.notes == [] and cfg.train.pretrained == "efficientnet_lite0"
+    assert auto_candidates(cfg.train) == [f"tf_efficientnet_lite{i}:efficientnet_lite{i}@64" for i in range(3)]
+    free = load_run_config(cli={"train": {"model": "auto", "data": "photos"}})
+    assert auto_candidates(free.train) == DEFAULT_CANDIDATES
+
+
+def test_run_model_auto_trains_the_pick_and_its_report_shows_the_selection(tmp_path: Path) -> None:
+    from conftest import TINY_TRAIN
+
+    from edgetl.pipeline import load_run_config, run
+
+    kw = {k: v for k, v in TINY_TRAIN.items() if k not in ("pretrained", "img_size")}
+    train = {**kw, "model": "auto", "auto_candidates": ["test_efficientnet:none@32"], "mode": "linear-probe",
+             "data": str(_tiny_data(tmp_path)), "out": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache")}  # fmt: skip
+    cfg = load_run_config(cli={"train": train, "steps": ["train", "report"]})
+    result = run(cfg)
+    assert result.ok and result.report_md is not None
+    assert (tmp_path / "run" / "select.json").is_file()
+    text = result.report_md.read_text()
+    assert "## Model selection" in text and "| yes | chosen |" in text
+    assert "model: auto" in (tmp_path / "run" / "run.yaml").read_text()  # rerunning all selects again

@@ -41,7 +41,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--val-split", type=float, help="hold out this fraction of a flat DIR/<class> folder for validation"
     )
-    p.add_argument("--model", help="any timm model name (default: tf_efficientnet_lite0)")
+    p.add_argument(
+        "--model",
+        help="any timm model name (default: tf_efficientnet_lite0), or auto: pick backbone, weights and input "
+        "size by `edgetl select` first (measured probe CV accuracy vs latency)",
+    )
     p.add_argument(
         "--pretrained",
         help="weights: efficientnet_lite0 (offline, default for Lite0), timm (download), a file, or none "

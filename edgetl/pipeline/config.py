@@ -159,7 +159,7 @@ def _train_section(given: Any, where: str) -> tuple[dict[str, Any], list[str]]:
     if isinstance(data, str) and data in DATASET_PRESETS:
         base = _merge(base, DATASET_PRESETS.get(data))
     if "pretrained" not in given:
-        if model == DEFAULT_MODEL:
+        if model in (DEFAULT_MODEL, "auto"):  # auto: the selection sets the weights with the model
             base["pretrained"] = DEFAULT_WEIGHTS
         else:
             base["pretrained"] = "none"

@@ -24,11 +24,12 @@ from edgetl.report.markdown import render_markdown
 from edgetl.report.probe import probe_section
 from edgetl.report.reproduce import commands_section, config_section, environment_section
 from edgetl.report.sections import data_section, evaluation_section, summary_section, training_section
+from edgetl.report.selection import selection_section
 from edgetl.report.variants import plots_section, variants_section
 from edgetl.runfolder import RunFolder
 
-SECTIONS = (summary_section, data_section, training_section, probe_section, evaluation_section, variants_section,
-            plots_section, environment_section, commands_section, config_section)  # fmt: skip
+SECTIONS = (summary_section, selection_section, data_section, training_section, probe_section, evaluation_section,
+            variants_section, plots_section, environment_section, commands_section, config_section)  # fmt: skip
 
 
 def collect(run_dir: str | os.PathLike, add_bench: Sequence[str | os.PathLike] = ()) -> Document:

@@ -18,6 +18,7 @@ from edgetl import runfolder as rf
 if TYPE_CHECKING:
     from edgetl.bench.results import BenchReport
     from edgetl.export.report import ExportReport
+    from edgetl.select.record import Selection
     from edgetl.train.config import TrainConfig
 
 READERS = {
@@ -29,6 +30,7 @@ READERS = {
     "bench": rf.read_bench_report,
     "pipeline": rf.read_pipeline,
     "probe": rf.read_probe,
+    "selection": rf.read_selection,
 }
 
 
@@ -43,6 +45,7 @@ class RunData:
     bench: BenchReport | None = None
     pipeline: rf.PipelineRecord | None = None
     probe: rf.ProbeRecord | None = None
+    selection: Selection | None = None  # select.json: --model auto runs
     errors: dict[str, str] = field(default_factory=dict)  # reader name -> "bench.json not found"
 
     def why(self, name: str) -> str:

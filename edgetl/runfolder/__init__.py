@@ -5,6 +5,7 @@
     cfg = rf.read_train_config(run)          # config.yaml  -> TrainConfig
     data = rf.read_data_summary(run)         # data.json    -> DataSummary
     probe = rf.maybe(rf.read_probe, run)     # probe.json   -> ProbeRecord (solved probe runs)
+    sel = rf.maybe(rf.read_selection, run)   # select.json -> Selection (--model auto runs)
     rep = rf.read_export_report(run)         # export/export_report.json -> ExportReport
     bench = rf.maybe(rf.read_bench_report, run)   # bench/bench.json -> BenchReport, None if not run
     run.bench_json, run.export_dir, run.best  # paths (the writers use the same names)
@@ -38,6 +39,8 @@ from edgetl.runfolder.layout import (
     REPORT_HTML,
     REPORT_MD,
     RUN_YAML,
+    SELECTION,
+    SELECTION_PNG,
     TRAIN_STATE,
     MissingRunFile,
     RunFileError,
@@ -53,6 +56,7 @@ from edgetl.runfolder.reports import (
     read_export_report,
     read_pipeline,
 )
+from edgetl.runfolder.selection import read_selection
 from edgetl.runfolder.train import (
     ClassMetrics,
     DataSummary,
@@ -70,7 +74,7 @@ from edgetl.runfolder.train import (
 __all__ = [
     "BENCH", "BENCH_JSON", "BEST", "CHECKPOINTS", "CONFIG", "CONFUSION", "CURVES", "DATA", "EVAL",
     "EVAL_JSON", "DEPLOY", "EXPORT", "EXPORT_REPORT", "LAST", "METRICS", "PIPELINE", "REPORT_HTML", "REPORT_MD",
-    "RUN_YAML", "TRAIN_STATE", "PROBE", "GridPoint", "ProbeRecord", "read_probe", "ClassMetrics", "DataSummary", "EpochMetrics", "EvalSummary",
+    "RUN_YAML", "SELECTION", "SELECTION_PNG", "TRAIN_STATE", "PROBE", "read_selection", "GridPoint", "ProbeRecord", "read_probe", "ClassMetrics", "DataSummary", "EpochMetrics", "EvalSummary",
     "Metrics", "MissingRunFile", "PipelineRecord", "RunFileError", "RunFolder", "RunLike",
     "SkippedFile", "StepRecord", "maybe", "read_bench_report", "read_checkpoint_meta",
     "read_data_summary", "read_eval", "read_export_report", "read_metrics", "read_pipeline",

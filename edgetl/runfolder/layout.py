@@ -18,6 +18,8 @@ T = TypeVar("T")
 CONFIG = "config.yaml"  # TrainConfig, every option written out
 DATA = "data.json"  # DataSummary
 PROBE = "probe.json"  # ProbeRecord: the solved probe's C, CV accuracy and grid
+SELECTION = "select.json"  # --model auto: edgetl.select.record.Selection (every candidate, the rule)
+SELECTION_PNG = "select.png"  # its accuracy vs latency plot
 METRICS = "metrics.csv"  # one row per epoch
 CURVES = "curves.png"
 CHECKPOINTS = "checkpoints"  # best/last .safetensors (+ .json twin of the metadata), train_state.pt
@@ -50,6 +52,8 @@ class RunFolder:
     config = property(lambda s: s.root / CONFIG)
     data = property(lambda s: s.root / DATA)
     probe = property(lambda s: s.root / PROBE)
+    selection = property(lambda s: s.root / SELECTION)
+    selection_png = property(lambda s: s.root / SELECTION_PNG)
     metrics = property(lambda s: s.root / METRICS)
     curves = property(lambda s: s.root / CURVES)
     checkpoints = property(lambda s: s.root / CHECKPOINTS)

@@ -12,39 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from edgetl._io import atomic_write_json
 from edgetl.errors import EdgetlError
 from edgetl.progress import Reporter
 from edgetl.select.config import SelectConfig
 from edgetl.select.measure import Measured, MeasureOptions, measure
+from edgetl.select.record import Selection
 from edgetl.select.rule import Point, choose, pareto_front
 
 SELECT_JSON = "select.json"
 SELECT_PNG = "select.png"
-
-
-@dataclass
-class Selection:
-    candidates: list[Measured]
-    front: list[int]
-    chosen_index: int
-    rule: str
-    latency: str  # which latency decided: "int8" or "fp32"
-    seconds: float
-    data: str
-
-    @property
-    def chosen(self) -> Measured:
-        return self.candidates[self.chosen_index]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"candidates": [c.to_dict() for c in self.candidates], "front": self.front,
-                "chosen": self.chosen.name, "chosen_index": self.chosen_index, "rule": self.rule,
-                "latency": self.latency, "seconds": self.seconds, "data": self.data}  # fmt: skip
 
 
 def deciding_latency(m: Measured) -> tuple[float | None, str]:
@@ -67,7 +46,7 @@ def decide(measured: list[Measured], budget_ms: float | None) -> tuple[list[int]
 def select(cfg: SelectConfig, reporter: Reporter | None = None) -> Selection:
     """Measure the candidates of `cfg` and pick one; writes OUT/select.json and OUT/select.png."""
     from edgetl.data import load_splits
-    from edgetl.select.show import plot_png, table_text, terminal_plot
+    from edgetl.select.show import table_text, terminal_plot
 
     rep = reporter or Reporter()
     if not cfg.data:
@@ -88,13 +67,20 @@ def select(cfg: SelectConfig, reporter: Reporter | None = None) -> Selection:
                  f"fp32 {m.fp32_ms or float('nan'):.2f} ms  int8 {m.int8_ms or float('nan'):.2f} ms  {m.seconds:.0f} s")  # fmt: skip
         measured.append(m)
     front, chosen, rule, kind = decide(measured, cfg.latency_budget)
-    sel = Selection(measured, front, chosen, rule, kind, time.perf_counter() - start, data)
-    atomic_write_json(out / SELECT_JSON, {**sel.to_dict(), "config": dataclasses.asdict(cfg)})
-    plot_png(sel, out / SELECT_PNG)
+    sel = Selection(measured, front, chosen, rule, kind, time.perf_counter() - start, data, dataclasses.asdict(cfg))
+    write_selection(sel, out)
     rep.result(table_text(sel))
     rep.result(terminal_plot(sel))
     rep.result(f"chosen: {sel.chosen.name} ({sel.chosen.weights}): {rule}; wrote {out / SELECT_JSON}")
     return sel
 
 
-__all__ = ["SELECT_JSON", "SELECT_PNG", "Selection", "decide", "deciding_latency", "select"]
+def write_selection(sel: Selection, folder: Path) -> None:
+    """FOLDER/select.json (every number) and FOLDER/select.png (the plot), both atomic."""
+    from edgetl.select.show import plot_png
+
+    atomic_write_json(folder / SELECT_JSON, sel.to_dict())
+    plot_png(sel, folder / SELECT_PNG)
+
+
+__all__ = ["SELECT_JSON", "SELECT_PNG", "Selection", "decide", "deciding_latency", "select", "write_selection"]

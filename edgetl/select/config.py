@@ -18,18 +18,18 @@ NATIVE = {"tf_efficientnet_lite0": ("efficientnet_lite0", 224), "tf_efficientnet
 DEFAULT_CANDIDATES = [f"{m}:{w}@{s + d}" for m, (w, s) in NATIVE.items() for d in (-32, 0, 32)]
 
 
-def parse_candidate(text: str) -> Candidate:
-    """`MODEL:WEIGHTS@SIZE` -> Candidate; a bad spelling is one line naming --candidates."""
+def parse_candidate(text: str, flag: str = "--candidates") -> Candidate:
+    """`MODEL:WEIGHTS@SIZE` -> Candidate; a bad spelling is one line naming `flag`."""
     try:
         head, size = text.rsplit("@", 1)
         model, weights = head.split(":", 1)
         cand = Candidate(model.strip(), weights.strip(), int(size))
     except ValueError:
         raise ConfigError(
-            f"--candidates {text!r}: write MODEL:WEIGHTS@SIZE, e.g. tf_efficientnet_lite0:efficientnet_lite0@224"
+            f"{flag} {text!r}: write MODEL:WEIGHTS@SIZE, e.g. tf_efficientnet_lite0:efficientnet_lite0@224"
         ) from None
     if not cand.model or not cand.weights or not 16 <= cand.img_size <= 4096:
-        raise ConfigError(f"--candidates {text!r}: needs a model, a weight source and a size in 16..4096")
+        raise ConfigError(f"{flag} {text!r}: needs a model, a weight source and a size in 16..4096")
     return cand
 
 

@@ -37,7 +37,19 @@ class TrainConfig:
     val_split: float | None = _opt(
         None, "fraction of a flat DIR/<class> folder held out for validation (stratified, seeded)"
     )
-    model: str = _opt("tf_efficientnet_lite0", "any timm model name")
+    model: str = _opt(
+        "tf_efficientnet_lite0",
+        "any timm model name, or auto: run `edgetl select` first (probe CV accuracy vs measured batch-1 "
+        "latency) and train its pick (model, weights, input size); RUN_DIR/select.json says why",
+    )
+    auto_candidates: list[str] | None = _opt(
+        None,
+        "with --model auto: comma list of MODEL:WEIGHTS@SIZE (default: Lite0/1/2 at native size and +-32 px, "
+        "or at --img-size when given)",
+    )
+    auto_latency_budget: float | None = _opt(
+        None, "with --model auto: the most accurate candidate within this batch-1 latency", metavar="MS"
+    )
     pretrained: str = _opt(
         "efficientnet_lite0",
         "weights: efficientnet_lite0|lite1|lite2 (offline), timm (hub download), a .safetensors/.pth file, or none",
@@ -205,6 +217,7 @@ def _check(cfg: TrainConfig) -> None:
     check_finite(cfg, _flag)  # NaN/inf first: `nan > 0` is False and `inf > 0` True in the checks below
     MODES.get(cfg.mode)  # UnknownNameError with suggestions
     need(bool(cfg.model and cfg.model.strip()), "model", "a timm model name")
+    _check_auto(cfg)
     if cfg.val_split is not None:
         need(0.0 < cfg.val_split < 1.0, "val_split", "a fraction between 0 and 1, e.g. 0.2")
     if cfg.img_size is not None:
@@ -237,6 +250,24 @@ def _check(cfg: TrainConfig) -> None:
         check_threads(cfg.num_workers, "--num-workers", "worker processes")  # 1000 workers hang a machine
     for name, choices in _literal_choices().items():
         need(getattr(cfg, name) in choices, name, "one of " + ", ".join(choices))
+
+
+def _check_auto(cfg: TrainConfig) -> None:
+    """--auto-* options: only with --model auto; each candidate spelled MODEL:WEIGHTS@SIZE."""
+    if isinstance(cfg.auto_candidates, str):
+        cfg.auto_candidates = [c.strip() for c in cfg.auto_candidates.split(",") if c.strip()]
+    given = [n for n in ("auto_candidates", "auto_latency_budget") if getattr(cfg, n) is not None]
+    if given and cfg.model != "auto":
+        raise ConfigError(f"{_flag(given[0])} applies only with --model auto (got --model {cfg.model})")
+    if cfg.auto_latency_budget is not None and not cfg.auto_latency_budget > 0:
+        raise ConfigError(f"--auto-latency-budget must be > 0 ms (got {cfg.auto_latency_budget})")
+    if cfg.auto_candidates is not None:
+        from edgetl.select.config import parse_candidate
+
+        if not cfg.auto_candidates:
+            raise ConfigError("--auto-candidates: give at least one MODEL:WEIGHTS@SIZE")
+        for c in cfg.auto_candidates:
+            parse_candidate(c, flag="--auto-candidates")
 
 
 def _literal_choices() -> dict[str, tuple[str, ...]]:

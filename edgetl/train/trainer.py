@@ -180,6 +180,7 @@ def _train(cfg: TrainConfig, reporter: Reporter | None) -> TrainResult:
     if reporter is None or not distributed.is_main():
         reporter = Reporter(quiet=cfg.quiet, enabled=distributed.is_main())  # ranks > 0 are silent
     cfg = distributed.from_main(lambda: _settle(cfg))
+    cfg, auto = _auto_model(cfg, reporter)
     c = distributed.agree(lambda: _check_inputs(cfg, reporter))
     cfg, run, device, splits, stages, model = c.cfg, c.run, c.device, c.splits, c.stages, c.model
     distributed.check_backend(device)
@@ -191,6 +192,8 @@ def _train(cfg: TrainConfig, reporter: Reporter | None) -> TrainResult:
         run.create()
         run.write_text(run.config, dump_yaml(dataclasses.replace(cfg, out=str(run.path))))
         run.write_json(run.data, splits.summary())
+        if auto is not None and run.is_writer:
+            auto.write(run.path)  # select.json + select.png: why this model
 
     model.to(device)
     if device.type == "cuda" and cfg.channels_last:
@@ -238,6 +241,16 @@ def _train(cfg: TrainConfig, reporter: Reporter | None) -> TrainResult:
         if run.state.exists():
             reporter.warn(f"interrupted; continue with: edgetl train --resume {run.path}")
         raise
+
+
+def _auto_model(cfg: TrainConfig, reporter: Reporter) -> tuple[TrainConfig, Any]:
+    """--model auto: the selection runs first (on rank 0) and its pick is what trains; else unchanged."""
+    if cfg.model != "auto":
+        return cfg, None
+    from edgetl.select.auto import choose_model
+    from edgetl.train import distributed
+
+    return distributed.from_main(lambda: choose_model(cfg, reporter))
 
 
 def _resume_state(run: RunDir, splits: DataSplits) -> dict[str, Any]:
