@@ -26,14 +26,14 @@ class ProbeRecord:
     cv_acc: float | None
     folds: int
     grid: tuple[GridPoint, ...]
-    seconds: float | None = None
+    seconds: float | None = None  # the solver's wall time (grid search included, features not)
     note: str = ""
     solver: str = "lbfgs"
-    heads: int | None = None
-    num_features: int | None = None
-    num_train: int | None = None
-    train_acc: float | None = None
-    val_acc: float | None = None
+    heads: int | None = None  # linear heads filled with the one solution (2 for distilled models' tied heads)
+    num_features: int | None = None  # width of the backbone features the head reads
+    num_train: int | None = None  # training images the fit saw
+    train_acc: float | None = None  # the solved head's top-1 on those features, 0..1
+    val_acc: float | None = None  # and on the val split (the probe epoch's row in metrics.csv)
 
 
 def read_probe(run: RunLike) -> ProbeRecord:

@@ -77,15 +77,15 @@ def read_data_summary(run: RunLike) -> DataSummary:
 class EpochMetrics:
     """One row of metrics.csv; a value the run did not measure is None."""
 
-    epoch: int | None
-    stage: str = ""
-    train_loss: float | None = None
-    train_acc: float | None = None
-    val_loss: float | None = None
-    val_acc: float | None = None
-    lr: float | None = None
-    seconds: float | None = None
-    best: bool = False
+    epoch: int | None  # 1-based, counted across stages (probe epochs first)
+    stage: str = ""  # "probe" | "finetune"
+    train_loss: float | None = None  # the training loss (smoothing and mixup included), mean per image
+    train_acc: float | None = None  # top-1 against the images' own labels (under mixup too), 0..1
+    val_loss: float | None = None  # cross-entropy on the val split (the EMA weights under --ema)
+    val_acc: float | None = None  # top-1 on the val split, 0..1: what --monitor val_acc ranks
+    lr: float | None = None  # the largest parameter group's LR at the epoch's end (0 for a solved probe)
+    seconds: float | None = None  # wall time of the epoch; the first probe epoch includes the feature pass
+    best: bool = False  # this epoch's weights are checkpoints/best.safetensors
 
 
 @dataclass(frozen=True)
