@@ -218,7 +218,11 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def no_work(tmp_path_factory):
-    """A config that passes every check must not start training: the stage functions refuse."""
+    """A config that passes every check must not start training: the stage functions refuse.
+    The argument parser is built once (it is most of an in-process call's cost, and is the same each time)."""
+    import functools
+
+    import edgetl.cli
     import edgetl.pipeline
     import edgetl.train
 
@@ -228,6 +232,7 @@ def no_work(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(edgetl.train, "train", refuse)
     mp.setattr(edgetl.pipeline, "run", refuse)
+    mp.setattr(edgetl.cli, "build_parser", functools.cache(edgetl.cli.build_parser))
     yield tmp_path_factory.mktemp("configs")
     mp.undo()
 
