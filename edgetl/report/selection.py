@@ -6,7 +6,8 @@ from edgetl.report.document import Block, Image, KeyValues, Section, Table, Text
 from edgetl.report.fmt import fnum, pct
 from edgetl.report.load import RunData
 
-HEADERS = ["candidate", "weights", "CV acc (train)", "val acc", "FP32 p50 ms", "INT8 p50 ms", "Pareto front", ""]
+HEADERS = ["candidate", "weights", "CV acc (train)", "val acc", "INT8 val acc", "FP32 p50 ms", "INT8 p50 ms",
+           "Pareto front", ""]  # fmt: skip
 
 
 def selection_section(run: RunData) -> Section:
@@ -21,7 +22,7 @@ def selection_section(run: RunData) -> Section:
     c = sel.chosen
     items = [("Chosen", f"{c.name} ({c.weights})"), ("Rule", sel.rule),
              ("Candidates", str(len(sel.candidates))), ("Selection time", f"{fnum(sel.seconds, 0)} s")]  # fmt: skip
-    rows = [[m.name, m.weights, pct(m.cv_acc), pct(m.val_acc), fnum(m.fp32_ms, 2), fnum(m.int8_ms, 2),
+    rows = [[m.name, m.weights, pct(m.cv_acc), pct(m.val_acc), pct(m.int8_val_acc), fnum(m.fp32_ms, 2), fnum(m.int8_ms, 2),
              "yes" if i in sel.front else "", "chosen" if i == sel.chosen_index else ""]
             for i, m in enumerate(sel.candidates)]  # fmt: skip
     cap = ("Each candidate's solved probe on cached features (CV on the training split decides; val is only "

@@ -45,6 +45,7 @@ class Measured:
     C: float
     fp32_ms: float | None = None
     int8_ms: float | None = None
+    int8_val_acc: float | None = None  # the exported INT8 model's top-1 on val (the export gate's number)
     seconds: float = 0.0
     note: str = ""
     files: dict[str, str] | None = None
@@ -127,10 +128,12 @@ def measure(cand: Candidate, splits: Any, opts: MeasureOptions, out: Path, rep: 
         report = export(cfg, reporter=Reporter(quiet=True))
     except ExportError as e:  # a variant missed its gate; the ones that passed are on disk
         note, report = f"export: {e}", getattr(e, "report", None)
-    files = {v.precision: v.file for v in (report.variants if report else []) if v.file}
+    variants = report.variants if report else []
+    files = {v.precision: v.file for v in variants if v.file}
+    int8_acc = next((v.val_accuracy for v in variants if v.precision == "int8" and v.file), None)
     times = {p: latency_ms(f, opts) for p, f in files.items()}
     return Measured(cand.name, cand.model, cand.weights, cand.img_size, fit.cv_acc, val_acc, fit.C,
-                    times.get("fp32"), times.get("int8"), time.perf_counter() - start, note, files)  # fmt: skip
+                    times.get("fp32"), times.get("int8"), int8_acc, time.perf_counter() - start, note, files)  # fmt: skip
 
 
 __all__ = ["Candidate", "MeasureOptions", "Measured", "latency_ms", "measure", "probe"]

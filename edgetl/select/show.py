@@ -20,12 +20,13 @@ def _pct(v: float | None) -> str:
 
 
 def table_text(sel: Any) -> str:
-    """One line per candidate: CV/val accuracy, FP32/INT8 p50 ms, front (*) and choice (<=)."""
-    head = f"{'candidate':<32} {'CV acc':>8} {'val acc':>8} {'fp32 ms':>8} {'int8 ms':>8}  front"
+    """One line per candidate: CV/val accuracy (probe), INT8 val accuracy, FP32/INT8 p50 ms, front (*), choice (<=)."""
+    head = f"{'candidate':<32} {'CV acc':>8} {'val acc':>8} {'int8 val':>8} {'fp32 ms':>8} {'int8 ms':>8}  front"
     lines = [head, "-" * len(head)]
     for i, m in enumerate(sel.candidates):
         mark = ("*" if i in sel.front else " ") + ("  <= chosen" if i == sel.chosen_index else "")
-        lines.append(f"{m.name:<32} {_pct(m.cv_acc):>8} {_pct(m.val_acc):>8} {_ms(m.fp32_ms):>8} {_ms(m.int8_ms):>8}  {mark}")
+        lines.append(f"{m.name:<32} {_pct(m.cv_acc):>8} {_pct(m.val_acc):>8} {_pct(m.int8_val_acc):>8} "
+                     f"{_ms(m.fp32_ms):>8} {_ms(m.int8_ms):>8}  {mark}")  # fmt: skip
     return "\n".join(lines)
 
 
