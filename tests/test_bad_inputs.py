@@ -395,3 +395,149 @@ def test_run_config_file_that_does_not_exist(tmp_path, capfd) -> None:
     err = cli_error(capfd, ["run", "--config", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "run")])
     assert f"cannot read config {tmp_path / 'nope.yaml'}" in err
     assert not (tmp_path / "run").exists()
+
+
+# ------------------------------------------- deploy folders (Classifier.load(RUN/deploy), predict)
+
+GOOD_DEPLOY = {"file": "good.onnx", "backend": "onnxruntime", "precision": "fp32", "threads": 1,
+               "options": {}, "measured": {}, "format": 1}  # fmt: skip
+BAD_DEPLOY = {  # before the fix: the first three were TypeError tracebacks, the rest loaded silently
+    "file-not-text": ({"file": 5}, "file must be a string, got 5"),
+    "backend-a-list": ({"backend": ["onnxruntime"]}, 'backend must be a string, got ["onnxruntime"]'),
+    "providers-a-number": (
+        {"options": {"providers": 5}},
+        "options.providers must be a name or a list of names",
+    ),
+    "precision-a-number": ({"precision": 7}, "precision must be a string, got 7"),
+    "threads-true": ({"threads": True}, "threads must be a positive integer or null, got true"),
+    "measured-text": ({"measured": "fast"}, "measured must be a mapping, got 'fast'"),
+    "newer-format": ({"format": 2}, "format 2 is not deploy.json format 1"),
+}
+
+
+def deploy_folder(tmp_path: Path, good_onnx: Path, content: bytes | None) -> Path:
+    folder = tmp_path / "deploy"
+    folder.mkdir()
+    (folder / "good.onnx").write_bytes(good_onnx.read_bytes())
+    if content is not None:
+        (folder / "deploy.json").write_bytes(content)
+    return folder
+
+
+@pytest.mark.parametrize("case", list(BAD_DEPLOY))
+def test_a_tampered_deploy_json_is_one_line_from_load_and_predict(case, good_onnx, tmp_path, capfd) -> None:
+    import json
+
+    change, message = BAD_DEPLOY[case]
+    folder = deploy_folder(tmp_path, good_onnx, json.dumps({**GOOD_DEPLOY, **change}).encode())
+    with pytest.raises(EdgetlError, match=re.escape(f"{folder / 'deploy.json'}: {message}")):
+        Classifier.load(folder)
+    img = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(img)
+    assert message in cli_error(capfd, ["predict", str(folder), str(img), "--providers", "cpu"])
+
+
+def test_a_deploy_json_that_is_huge_or_a_device_is_never_read_whole(good_onnx, tmp_path) -> None:
+    folder = deploy_folder(tmp_path, good_onnx, b"{" + b" " * (2 << 20) + b"}")
+    with pytest.raises(EdgetlError, match="deploy.json: unreadable .larger than 1024 KiB."):
+        Classifier.load(folder)
+    (folder / "deploy.json").unlink()
+    (folder / "deploy.json").symlink_to("/dev/zero")  # was read until memory ran out
+    with pytest.raises(EdgetlError, match="deploy.json: unreadable .not a regular file."):
+        Classifier.load(folder)
+    (folder / "deploy.json").unlink()
+    with pytest.raises(EdgetlError, match="is a directory without deploy.json; pass an .onnx file"):
+        Classifier.load(folder)
+
+
+# --------------------------------------------------- bench.json from another machine (report --add-bench)
+
+ROW = {"variant": "m-fp32", "kind": "onnx", "precision": "fp32", "provider": "cpu", "threads": 1, "batch": 1}
+BAD_BENCH = {  # each was a traceback (AttributeError / ValueError) from `edgetl report --add-bench`
+    "env-a-list": ({"env": [1, 2]}, "does not fit its schema (expected a mapping, got list)"),
+    "cpu-text": ({"env": {"cpu": "amd"}}, "env.cpu must be a mapping, got str"),
+    "flags-a-list": ({"env": {"cpu": {"flags": ["avx2"]}}}, "env.cpu.flags must be a mapping, got list"),
+    "versions-a-list": ({"env": {"versions": ["x"]}}, "env.versions must be a mapping, got list"),
+    "p50-text": ({"rows": [{**ROW, "p50_ms": "fast"}]}, "could not convert string to float: 'fast'"),
+    "accuracy-text": ({"rows": [{**ROW, "accuracy": "high"}]}, "could not convert string to float: 'high'"),
+    "recommendation-text": ({"recommendation": "ship it"}, "expected a mapping, got str"),
+    "reason-a-number": (
+        {"recommendation": {"choice": "m", "reason": 5}},
+        "recommendation.reason must be text",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BENCH))
+def test_a_damaged_bench_json_given_to_add_bench_is_one_line(case, tmp_path, capfd) -> None:
+    import json
+
+    change, message = BAD_BENCH[case]
+    run, device = tmp_path / "run", tmp_path / "device"
+    run.mkdir()
+    device.mkdir()
+    (device / "bench.json").write_text(json.dumps({"rows": [ROW], "env": {}, "config": {}, **change}))
+    err = cli_error(capfd, ["report", str(run), "--add-bench", str(device)])
+    assert f"{device / 'bench.json'} does not fit its schema (" in err and message in err, err
+    assert sorted(p.name for p in run.iterdir()) == []  # nothing written
+
+
+def test_a_good_bench_json_from_another_machine_still_merges(tmp_path, capfd) -> None:
+    import json
+
+    run, device = tmp_path / "run", tmp_path / "device"
+    run.mkdir()
+    device.mkdir()
+    rec = {"choice": "m-fp32 on cpu", "reason": "fastest", "rejected": ["x: slow"]}
+    doc = {"rows": [{**ROW, "p50_ms": 1.25, "accuracy": 0.9}], "env": {"cpu": {"model": "Tiny SoC", "flags": {"neon": True}}},
+           "config": {}, "recommendation": rec, "future_key": 1}  # fmt: skip
+    (device / "bench.json").write_text(json.dumps(doc))
+    capfd.readouterr()
+    assert main(["report", str(run), "--add-bench", str(device)]) == 0, capfd.readouterr().err
+    md = (run / "report.md").read_text()
+    assert "Bench on Tiny SoC (device)" in md and "1.250" in md and "ship this: m-fp32 on cpu: fastest" in md
+
+
+# ------------------------------------------------------------ predict --batch: bounded memory
+
+
+def test_predict_with_a_huge_batch_flag_holds_one_model_call_of_images(
+    good_onnx, tmp_path, monkeypatch, capfd
+):
+    """`edgetl predict --batch 100000` decoded every image before the first model call (issue 12's
+    defect 5 through the CLI); now at most one model call's worth (the runtime's chunk) is held."""
+    import json
+    import weakref
+
+    from conftest import COLORS, write_images
+
+    import edgetl.runtime as rt
+
+    folder = tmp_path / "imgs"
+    write_images(folder / "ant", COLORS[0], 50, size=(24, 20), seed=1)
+    write_images(folder / "bee", COLORS[1], 50, size=(24, 20), seed=2)
+    live: set[int] = set()
+    peak = [0]
+    real = rt.load_rgb
+
+    def counted(path):  # every decoded image, alive until nothing references it
+        img = real(path)
+        live.add(id(img))
+        peak[0] = max(peak[0], len(live))
+        weakref.finalize(img, live.discard, id(img))
+        return img
+
+    monkeypatch.setattr(rt, "load_rgb", counted)
+    runs = {}
+    for batch in ("100000", "1"):
+        capfd.readouterr()
+        peak[0] = 0
+        assert (
+            main(["predict", str(good_onnx), str(folder), "--batch", batch, "--json", "--providers", "cpu"])
+            == 0
+        )
+        runs[batch] = (json.loads(capfd.readouterr().out)["predictions"], peak[0])
+    assert len(runs["100000"][0]) == 100 and runs["100000"][0] == runs["1"][0]  # same answers
+    assert runs["100000"][1] <= Classifier.load(good_onnx, providers="cpu").chunk_size, runs["100000"][1]

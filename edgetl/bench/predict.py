@@ -135,6 +135,7 @@ def predict(
         batch.clear()
 
     pending: list = []
+    step = min(cfg.batch, clf.chunk_size)  # a model call takes chunk_size images: never hold more decoded
     for t in targets:
         try:
             pending.append((t, load_rgb(t.path)))
@@ -142,7 +143,7 @@ def predict(
             errors.append({"path": shown(t.path), "error": shown(str(e))})
             rep.error(str(e))
             continue
-        if len(pending) >= cfg.batch:
+        if len(pending) >= step:
             flush(pending)
     flush(pending)
     return PredictReport(

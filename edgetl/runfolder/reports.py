@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgetl.runfolder.layout import BENCH_JSON, RunFolder, RunLike, _json, _known, _typed, json_record
+from edgetl.runfolder.schema import record
 
 if TYPE_CHECKING:
     from edgetl.bench.results import BenchReport
@@ -39,7 +40,25 @@ def read_bench_report(run: RunLike) -> BenchReport:
     if p.is_dir():
         p = p / BENCH_JSON if (p / BENCH_JSON).is_file() else RunFolder(p).bench_json
     d = _json(p)
-    return _typed(p, lambda: BenchReport.from_dict(d))
+    return _typed(p, lambda: _nested_shapes(record(BenchReport, d)))
+
+
+def _nested_shapes(rep: BenchReport) -> BenchReport:
+    """The parts of bench.json the report reads as mappings or text (a file from another machine may be
+    damaged or hand-edited): a wrong type is a TypeError, which `_typed` turns into one line."""
+    cpu = rep.env.get("cpu")
+    for name, v in (("env.cpu", cpu), ("env.versions", rep.env.get("versions")),
+                    ("env.cpu.flags", cpu.get("flags") if isinstance(cpu, dict) else None)):  # fmt: skip
+        if v is not None and not isinstance(v, dict):
+            raise TypeError(f"{name} must be a mapping, got {type(v).__name__}")
+    rec = rep.recommendation
+    for key in ("choice", "runner_up", "reason", "deploy_dir"):
+        if rec.get(key) is not None and not isinstance(rec[key], str):
+            raise TypeError(f"recommendation.{key} must be text, got {type(rec[key]).__name__}")
+    rejected = rec.get("rejected") or []
+    if not isinstance(rejected, list) or not all(isinstance(x, str) for x in rejected):
+        raise TypeError("recommendation.rejected must be a list of text")
+    return rep
 
 
 @dataclass(frozen=True)

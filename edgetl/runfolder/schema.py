@@ -80,6 +80,8 @@ def coerce(tp: Any, v: Any) -> Any:
         items = tuple(coerce(args[0] if args else Any, x) for x in v)
         return items if origin is tuple else list(items)
     if origin is dict:
+        if not isinstance(v, dict):
+            raise TypeError(f"expected a mapping, got {type(v).__name__}")
         return {str(k): coerce(args[1] if args else Any, x) for k, x in v.items()}
     if tp is bool:
         return v.strip() in _TRUE if isinstance(v, str) else bool(v)

@@ -114,12 +114,14 @@ class Classifier:
         folder's own, else onnxruntime) | "onnxruntime" | "openvino"; precision: OpenVINO's
         "f32" | "bf16" (None: its default). `clf.backend` / `clf.precision` say what really runs."""
         path = Path(path)
-        if path.is_dir() and (path / DEPLOY_JSON).is_file():
+        if path.is_dir() and (path / DEPLOY_JSON).exists():  # read_deploy refuses one that is not a file
             return load_deploy(cls, path, backend, providers, threads=threads, topk=topk, warn=warn)
         backend = "onnxruntime" if backend == "auto" else backend
         if not path.is_file():
-            what = "is a directory" if path.is_dir() else "does not exist"
-            raise EdgetlError(f"{path}: {what}; pass an .onnx file written by edgetl export")
+            what = f"is a directory without {DEPLOY_JSON}" if path.is_dir() else "does not exist"
+            raise EdgetlError(
+                f"{path}: {what}; pass an .onnx file written by edgetl export (or a deploy folder: edgetl bench RUN_DIR)"
+            )
         if topk < 1:
             raise EdgetlError(f"topk must be >= 1, got {topk}")
         check_threads(threads, "threads")  # far past the usable cores: refused

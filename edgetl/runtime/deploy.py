@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 DEPLOY_JSON = "deploy.json"
 FORMAT = 1
+MAX_BYTES = 1 << 20  # a deploy.json is a few hundred bytes; never read a device or a huge file whole
+_TYPES = {"file": str, "backend": str, "precision": str, "options": dict, "measured": dict}
 
 
 class DeployFallbackWarning(RuntimeWarning):
@@ -52,27 +54,65 @@ class DeployConfig:
         unknown = sorted(set(d) - names)
         if unknown:
             raise EdgetlError(f"{path}: unknown key(s) {', '.join(unknown)}; written by a newer edgetl?")
+        _check_types(d, path)
         cfg = cls(**d)
         if Path(cfg.file).name != cfg.file or not cfg.file.endswith(".onnx"):
-            raise EdgetlError(f"{path}: file {cfg.file!r} must be an .onnx name inside the deploy folder")
-        if cfg.threads is not None and (not isinstance(cfg.threads, int) or cfg.threads < 1):
-            raise EdgetlError(f"{path}: threads must be a positive integer or null, got {cfg.threads!r}")
-        if not isinstance(cfg.options, dict) or set(cfg.options) - {"precision", "providers"}:
             raise EdgetlError(
-                f"{path}: options may only hold 'precision' and 'providers', got {cfg.options!r}"
+                f"{path}: file {_show(cfg.file)} must be an .onnx name inside the deploy folder"
+            )
+        if cfg.threads is not None and (type(cfg.threads) is not int or cfg.threads < 1):
+            raise EdgetlError(f"{path}: threads must be a positive integer or null, got {_show(cfg.threads)}")
+        if set(cfg.options) - {"precision", "providers"}:
+            raise EdgetlError(
+                f"{path}: options may only hold 'precision' and 'providers', got {_show(cfg.options)}"
             )
         return cfg
+
+
+def _show(v: Any, n: int = 60) -> str:
+    """A value as JSON spells it (a string quoted as Python does), cut short: never a huge echo."""
+    text = repr(v) if isinstance(v, str) else json.dumps(v, default=str)
+    return text if len(text) <= n else f"{text[:n]}... ({len(text)} characters)"
+
+
+def _check_types(d: dict[str, Any], path: Path) -> None:
+    """Each value of a hand-edited or damaged deploy.json has the type its reader uses (else one line)."""
+    for key, tp in _TYPES.items():
+        if key in d and not isinstance(d[key], tp):
+            kind = "a mapping" if tp is dict else "a string"
+            raise EdgetlError(
+                f"{path}: {key} must be {kind}, got {_show(d[key])}; re-run edgetl bench RUN_DIR"
+            )
+    if "format" in d and (type(d["format"]) is not int or d["format"] != FORMAT):
+        raise EdgetlError(
+            f"{path}: format {_show(d['format'])} is not deploy.json format {FORMAT}; "
+            "written by another edgetl version? (re-run edgetl bench RUN_DIR with this one)"
+        )
+    opts = d.get("options") or {}
+    prov = opts.get("providers")
+    if "precision" in opts and not isinstance(opts["precision"], str | None):
+        raise EdgetlError(f"{path}: options.precision must be a string, got {_show(opts['precision'])}")
+    if prov is not None and not (
+        isinstance(prov, str) or (isinstance(prov, list) and all(isinstance(x, str) for x in prov))
+    ):
+        raise EdgetlError(f"{path}: options.providers must be a name or a list of names, got {_show(prov)}")
 
 
 def read_deploy(folder: str | Path) -> DeployConfig:
     """The typed deploy.json of `folder` (EdgetlError naming the file when it is missing or bad)."""
     path = Path(folder) / DEPLOY_JSON
     try:
-        d = json.loads(path.read_text())
+        if not path.is_file():  # a device or a folder named deploy.json is never read
+            raise FileNotFoundError if not path.exists() else OSError("not a regular file")
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise OSError(f"larger than {MAX_BYTES >> 10} KiB")
+        d = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise EdgetlError(f"{path}: missing; write a deploy folder with `edgetl bench RUN_DIR`") from None
     except (OSError, ValueError) as e:
-        raise EdgetlError(f"{path}: unreadable ({e})") from None
+        raise EdgetlError(f"{path}: unreadable ({str(e)[:120]}); re-run edgetl bench RUN_DIR") from None
     return DeployConfig.from_dict(d, path)
 
 
