@@ -107,10 +107,7 @@ def _acquire(folder: Path, what: str) -> _Held:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise FolderBusyError(
-                f"{what} {shown(folder)}: another edgetl process is writing it ({_holder(path)}); "
-                "wait for it to finish, or choose another folder"
-            ) from None
+            raise FolderBusyError(busy_message(folder, what, _holder(path))) from None
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:
@@ -153,6 +150,38 @@ def release_folder(folder: str | os.PathLike) -> None:
                 folder.rmdir()  # fails unless empty
 
 
+def busy_message(folder: Path, what: str, holder: str) -> str:
+    return (
+        f"{what} {shown(folder)}: another edgetl process is writing it ({holder}); "
+        "wait for it to finish, or choose another folder"
+    )
+
+
+def live_holder(folder: str | os.PathLike) -> str | None:
+    """Who holds FOLDER's lock when its lock file names another live process on this host, else None.
+
+    Read only (nothing is locked): it words a refusal ("folder is not empty" -> who is writing it),
+    it never decides who may write; `lock_folder` does.
+    """
+    path = Path(folder) / LOCK_NAME
+    if holds(folder):
+        return None
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        pid, host = int(info["pid"]), info["host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if host != socket.gethostname() or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:  # killed holders leave their lock file behind; the kernel dropped the lock
+        return None
+    except PermissionError:  # alive, another user's
+        pass
+    return _holder(path)
+
+
 def holds(folder: str | os.PathLike) -> bool:
     """True when this process holds FOLDER's lock."""
     return os.path.realpath(folder) in _HELD
@@ -171,4 +200,12 @@ def lock_scope() -> Iterator[None]:
             release_folder(key)
 
 
-__all__ = ["FolderBusyError", "holds", "lock_folder", "lock_scope", "release_folder"]
+__all__ = [
+    "FolderBusyError",
+    "busy_message",
+    "holds",
+    "live_holder",
+    "lock_folder",
+    "lock_scope",
+    "release_folder",
+]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edgetl._io import atomic_write, atomic_write_json, atomic_write_text
-from edgetl._lock import lock_folder
+from edgetl._lock import FolderBusyError, busy_message, live_holder, lock_folder
 from edgetl.errors import EdgetlError
 from edgetl.runfolder import RunFolder
 from edgetl.runtime.files import LOCK_NAME, MANIFEST_NAME
@@ -53,6 +53,9 @@ class RunDir:
             if not self.path.is_dir():
                 raise EdgetlError(f"--out {self.path}: exists and is not a folder; choose another --out")
             if any(p.name not in (LOCK_NAME, MANIFEST_NAME) for p in self.path.iterdir()):
+                holder = live_holder(self.path)
+                if holder:  # not empty because another process is writing it right now: say who
+                    raise FolderBusyError(busy_message(self.path, "--out", holder))
                 hint = (
                     f"continue it with --resume {self.path}"
                     if self.state.exists()
