@@ -541,3 +541,42 @@ def test_predict_with_a_huge_batch_flag_holds_one_model_call_of_images(
         runs[batch] = (json.loads(capfd.readouterr().out)["predictions"], peak[0])
     assert len(runs["100000"][0]) == 100 and runs["100000"][0] == runs["1"][0]  # same answers
     assert runs["100000"][1] <= Classifier.load(good_onnx, providers="cpu").chunk_size, runs["100000"][1]
+
+
+# ------------------------------------------------------------------ edgetl select: checked at the door
+
+TINY_CANDIDATE = "test_efficientnet:none@32"
+BAD_SELECT = {  # before the fix: each was found after the first candidate was probed and exported, or never
+    "threads": (["--threads", "1000"], "--threads 1000: this process may use"),
+    "seed": (["--seed", "-1"], "--seed must be >= 0, got -1"),  # was a numpy ValueError traceback
+    "time-budget": (["--time-budget", "inf"], "--time-budget must be a finite number (got inf)"),
+    "model-typo": (
+        ["--candidates", f"{TINY_CANDIDATE},test_efficientnett:none@32"],
+        "--candidates test_efficientnett:none@32: unknown timm model",
+    ),
+    "weights-of-another-model": (
+        ["--candidates", f"{TINY_CANDIDATE},test_efficientnet:efficientnet_lite0@32"],
+        "efficientnet_lite0 holds weights for tf_efficientnet_lite0, not test_efficientnet",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", [*BAD_SELECT, "user-file"])
+def test_select_refuses_bad_options_before_measuring_anything(
+    case, make_image_folder, tmp_path, capfd
+) -> None:
+    data = make_image_folder(n_train=6, n_val=3, size=(32, 32))
+    out = tmp_path / "sel"
+    flags, message = BAD_SELECT.get(case, ([], "select.json is there and edgetl did not write it"))
+    if case == "user-file":
+        out.mkdir()
+        (out / "select.json").write_text("my notes")
+    argv = ["select", "--data", str(data), "--candidates", TINY_CANDIDATE, "--out", str(out), "--runs", "3",
+            "--calib-images", "4", "--cache-dir", str(tmp_path / "cache"), "--quiet", *flags]  # fmt: skip
+    err = cli_error(capfd, argv)
+    assert message in err, err
+    assert (
+        sorted(p.name for p in out.iterdir()) == ["select.json"] if case == "user-file" else not out.exists()
+    )
+    if case == "user-file":
+        assert (out / "select.json").read_text() == "my notes"

@@ -14,11 +14,12 @@ import dataclasses
 import time
 from pathlib import Path
 
-from edgetl._io import atomic_write_json
+from edgetl._io import atomic_write_json, claim_outputs
+from edgetl._lock import lock_folder, lock_scope
 from edgetl.errors import EdgetlError
 from edgetl.progress import Reporter
 from edgetl.select.config import SelectConfig
-from edgetl.select.measure import Measured, MeasureOptions, measure
+from edgetl.select.measure import Measured, MeasureOptions, check_candidate, measure
 from edgetl.select.record import Selection
 from edgetl.select.rule import Point, choose, pareto_front
 
@@ -43,6 +44,7 @@ def decide(measured: list[Measured], budget_ms: float | None) -> tuple[list[int]
     return front, usable[pick.index], pick.rule + f"; latency = {kind} p50 at batch 1", kind
 
 
+@lock_scope()  # --out's writer lock is held until the selection is written (or the process dies)
 def select(cfg: SelectConfig, reporter: Reporter | None = None) -> Selection:
     """Measure the candidates of `cfg` and pick one; writes OUT/select.json and OUT/select.png."""
     from edgetl.data import load_splits
@@ -51,13 +53,17 @@ def select(cfg: SelectConfig, reporter: Reporter | None = None) -> Selection:
     rep = reporter or Reporter()
     if not cfg.data:
         raise EdgetlError("--data is required: an image folder or a built-in dataset such as 'digits'")
+    for cand in cfg.parsed():
+        check_candidate(cand)  # every name, before the first candidate is measured
+    out = Path(cfg.out)
+    lock_folder(out, "--out")  # one writer; and never replace a select.json/png edgetl did not write
+    claim_outputs(out, [SELECT_JSON, SELECT_PNG])
     start = time.perf_counter()
     data = str(Path(cfg.data).resolve()) if Path(cfg.data).is_dir() else cfg.data
     splits = load_splits(data, cfg.val_split, cfg.seed)
     opts = MeasureOptions(data=data, val_split=cfg.val_split, seed=cfg.seed, target=cfg.target, threads=cfg.threads,
                           runs=cfg.runs, budget_s=cfg.time_budget, calib_images=cfg.calib_images,
                           cache_dir=cfg.cache_dir)  # fmt: skip
-    out = Path(cfg.out)
     measured = []
     cands = cfg.parsed()
     for k, cand in enumerate(cands, 1):

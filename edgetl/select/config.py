@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgetl.config import ConfigError, option
+from edgetl._resources import check_threads
+from edgetl.config import ConfigError, check_finite, option
 from edgetl.select.measure import Candidate
 
 # The offline weights at their native size and 32 px either side (9 candidates).
@@ -61,6 +62,10 @@ class SelectConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
         if not self.time_budget > 0:
             raise ConfigError("--time-budget must be > 0 seconds")
+        check_finite(self)  # --time-budget inf passes the range check
+        if self.seed < 0:  # numpy and scikit-learn raise on a negative seed, after the first candidate
+            raise ConfigError(f"--seed must be >= 0, got {self.seed}")
+        check_threads(self.threads, "--threads")  # refused now, not when the first candidate is timed
 
     def parsed(self) -> list[Candidate]:
         return [parse_candidate(c) for c in self.candidates]

@@ -67,6 +67,28 @@ class MeasureOptions:
     cache_dir: str | None = None
 
 
+def check_candidate(cand: Candidate) -> None:
+    """The names in a candidate exist and fit, before any is measured (a typo in the last of nine
+    candidates failed after the other eight were measured). Builds nothing."""
+    from edgetl.models.factory import check_model_name
+    from edgetl.models.weights import HUB_NAMES, NO_WEIGHTS, WEIGHT_SOURCES
+
+    where = f"--candidates {cand.model}:{cand.weights}@{cand.img_size}"
+    try:
+        check_model_name(cand.model)
+    except EdgetlError as e:
+        raise EdgetlError(f"{where}: {e}") from None
+    w = cand.weights
+    if w.lower() in NO_WEIGHTS or w.lower() in HUB_NAMES or Path(w).exists():
+        return
+    try:
+        src = WEIGHT_SOURCES.get(w)
+    except EdgetlError as e:
+        raise EdgetlError(f"{where}: {e}") from None
+    if src.arch != cand.model:
+        raise EdgetlError(f"{where}: {w} holds weights for {src.arch}, not {cand.model}; write {src.arch}:{w}@SIZE")
+
+
 def probe(cand: Candidate, splits: Any, opts: MeasureOptions, rep: Reporter) -> tuple[Any, Any, Any]:
     """(model with the solved head, its ModelInfo, the ProbeFit) for one candidate."""
     import torch
@@ -136,4 +158,4 @@ def measure(cand: Candidate, splits: Any, opts: MeasureOptions, out: Path, rep: 
                     times.get("fp32"), times.get("int8"), int8_acc, time.perf_counter() - start, note, files)  # fmt: skip
 
 
-__all__ = ["Candidate", "MeasureOptions", "Measured", "latency_ms", "measure", "probe"]
+__all__ = ["Candidate", "MeasureOptions", "Measured", "check_candidate", "latency_ms", "measure", "probe"]
