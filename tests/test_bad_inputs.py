@@ -580,3 +580,31 @@ def test_select_refuses_bad_options_before_measuring_anything(
     )
     if case == "user-file":
         assert (out / "select.json").read_text() == "my notes"
+
+
+# ------------------------------------------------------- values argparse cannot parse: one line too
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--lr", "abc"], "argument --lr: invalid float value: 'abc'"),
+        (["bench", "m.onnx", "--threads", "a,b"], "argument --threads: expected comma-separated integers"),
+        (["bench", "m.onnx", "--runs", "x"], "argument --runs: invalid int value: 'x'"),
+        (["select", "--seed", "1.5"], "argument --seed: invalid int value: '1.5'"),
+        (["predict", "m.onnx"], "the following arguments are required: IMAGE_OR_DIR"),
+        (["report"], "the following arguments are required: RUN_DIR"),
+        (["export", "run", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_a_value_the_parser_cannot_read_is_one_line_not_the_usage_block(argv, message, capfd) -> None:
+    """argparse printed its whole usage block (10-30 lines) before the error."""
+    capfd.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    out, err = capfd.readouterr()
+    lines = err.splitlines()
+    assert e.value.code == 2 and out == "" and len(lines) == 1, err
+    assert (
+        lines[0].startswith(f"edgetl {argv[0]}: error: {message}") and f"see edgetl {argv[0]} --help" in err
+    )

@@ -14,14 +14,22 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import typing
 
 SUBCOMMANDS = ["train", "eval", "export", "predict", "bench", "run", "select", "report"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error of every other bad input (its usage block was 10-30 lines)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from edgetl import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(  # the subcommands' parsers are made by this class too (argparse's parser_class)
         prog="edgetl", description="Train, export and benchmark edge image classifiers."
     )
     parser.add_argument("--version", action="version", version=f"edgetl {__version__}")
@@ -34,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # stage not built yet
             raise
         p = mod.add_parser(sub)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _parser=p)
     return parser
 
 
@@ -42,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     from edgetl.errors import EdgetlError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named by the subcommand's parser: "edgetl export: error: unrecognized arguments: ..."
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
