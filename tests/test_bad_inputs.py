@@ -608,3 +608,17 @@ def test_a_value_the_parser_cannot_read_is_one_line_not_the_usage_block(argv, me
     assert (
         lines[0].startswith(f"edgetl {argv[0]}: error: {message}") and f"see edgetl {argv[0]} --help" in err
     )
+
+
+@pytest.mark.parametrize("torch", ["none", "auto"])
+def test_bench_with_nothing_to_time_is_one_line_not_an_empty_report(
+    torch, good_onnx, tmp_path, capfd
+) -> None:
+    """`--backends torch` on a plain .onnx (no checkpoint to time) wrote a bench of 0 rows and exited 0."""
+    out = tmp_path / "b"
+    argv = ["bench", str(good_onnx), "--backends", "torch", "--torch", torch, "--out", str(out), "--quiet"]
+    err = cli_error(capfd, argv)
+    assert (
+        "nothing to time: --backends torch on --providers cpu has no model" in err and "--torch CKPT" in err
+    )
+    assert not out.exists()

@@ -42,6 +42,7 @@ def bench(cfg: BenchConfig, reporter: Reporter | None = None) -> BenchReport:
     rep = reporter or Reporter(quiet=True)
     t_start, load_start = time.perf_counter(), load_average()
     inputs = resolve(cfg)
+    _check_something_to_time(cfg, inputs)  # else a bench of no rows was written and exited 0
     lock_folder(out_dir(cfg, inputs.run_dir), "--out")  # one writer, and it never overwrites
     claim_outputs(out_dir(cfg, inputs.run_dir), list(OUTPUT_NAMES))  # a file edgetl did not write
     for note in _resource_notes(cfg, inputs):  # before any model is opened or any batch allocated
@@ -94,6 +95,21 @@ def write_recommendation(report: BenchReport, cfg: BenchConfig, folder) -> None:
     if d is not None and rec.choice is not None:
         write_deploy(folder, rec.choice.file, DeployConfig(file=Path(rec.choice.file).name, **d))
         report.recommendation["deploy_dir"] = str(folder)
+
+
+def _check_something_to_time(cfg: BenchConfig, inputs: Inputs) -> None:
+    from edgetl.bench.backends import BACKENDS
+    from edgetl.errors import EdgetlError
+
+    for name in cfg.backends:
+        backend = BACKENDS.get(name)
+        if backend.variants(inputs) and any(backend.serves(p) for p in cfg.providers):
+            return
+    hint = " (the PyTorch row needs --torch CKPT or a run directory)" if "torch" in cfg.backends else ""
+    raise EdgetlError(
+        f"nothing to time: --backends {','.join(cfg.backends)} on --providers {','.join(cfg.providers)} "
+        f"has no model among the inputs{hint}"
+    )
 
 
 def _resource_notes(cfg: BenchConfig, inputs: Inputs) -> list[str]:
