@@ -17,6 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from edgetl.cpu import parse_flags
+
 # /proc/cpuinfo flag -> our name. VNNI and BF16 make INT8/BF16 fast on x86 (see NOTES).
 CPU_FLAGS = {
     "avx2": "avx2",
@@ -49,14 +51,15 @@ def cpu_info(cpuinfo: str | None = None) -> dict[str, Any]:
             cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
         except OSError:
             cpuinfo = ""
-    model, flags = "", set()
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "model name" and not model:
-            model = value.strip()
-        elif key in ("flags", "Features") and not flags:
-            flags = set(value.split())
+    flags = parse_flags(cpuinfo)
+    model = next(
+        (
+            v.strip()
+            for k, _, v in (ln.partition(":") for ln in cpuinfo.splitlines())
+            if k.strip() == "model name"
+        ),
+        "",
+    )
     try:
         import psutil
 

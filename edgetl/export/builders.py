@@ -164,9 +164,20 @@ def build_int8(ctx: BuildContext, v: VariantReport, gate: Gate) -> Any:
         raise ExportError(
             f"int8 failed its gate even with {len(result.excluded)} node(s) kept in float (limit "
             f"--max-fallback-nodes {cfg.max_fallback_nodes}): {'; '.join(v.failures)}; or raise "
-            "--max-fallback-nodes, try --calib-method entropy/percentile or more --calib-images, or deploy fp32/fp16"
+            f"--max-fallback-nodes, try --calib-method entropy/percentile or more --calib-images, {_saturation_hint(ctx)}"
+            "or deploy fp32/fp16"
         )
     return done(result.path)
+
+
+def _saturation_hint(ctx: BuildContext) -> str:
+    """Full-range U8xS8 on an x86 CPU without VNNI saturates: name the target that avoids it."""
+    from edgetl.cpu import has_vnni
+
+    s = ctx.target.int8
+    if ctx.target.name.startswith("cpu-x86") and s is not None and not s.reduce_range and has_vnni() is False:
+        return "--target cpu-x86-avx2 (this CPU has no VNNI: 7-bit weights avoid INT8 saturation), "
+    return ""
 
 
 __all__ = ["BuildContext", "build_fp16", "build_fp32", "build_int8", "build_int8_dynamic"]

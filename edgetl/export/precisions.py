@@ -79,7 +79,7 @@ PRECISIONS.register(
         B.build_fp32,
         _fp32_gate,
         native=("cpu", "cuda", "tensorrt"),
-        default_for=("cpu-x86", "cpu-arm", "cuda", "tensorrt"),
+        default_for=("cpu-x86", "cpu-x86-avx2", "cpu-arm", "cuda", "tensorrt"),
         derived=False,
     ),
 )
@@ -117,7 +117,7 @@ PRECISIONS.register(
         B.build_int8,
         _int8_gate,
         native=("cpu", "tensorrt"),
-        default_for=("cpu-x86", "cpu-arm"),
+        default_for=("cpu-x86", "cpu-x86-avx2", "cpu-arm"),
     ),
 )
 

@@ -8,7 +8,8 @@ What each precision is (build step, gate, native providers, defaults per target)
 edgetl.export.precisions; a target only says how it makes INT8 and which precisions it refuses.
 
 The schemes follow what was measured here (NOTES: U8 activations / S8 weights QDQ ran 2.1x
-faster than FP32 on x86 with VNNI; S8/S8 gave no speedup) and onnxruntime's own guidance
+faster than FP32 on x86 with VNNI; S8/S8 gave no speedup; on x86 without VNNI the same scheme
+saturates, so cpu-x86-avx2 uses 7-bit weights) and onnxruntime's own guidance
 (`quantize_static` docstring: symmetric S8 activations on ARM, symmetric S8/S8 for TensorRT).
 export/targets.md explains each choice.
 """
@@ -74,6 +75,21 @@ TARGETS.register(
         int8=QuantScheme(activations="u8", weights="s8"),
         int8_dynamic=QuantScheme(activations="u8", weights="s8", per_channel=False),
         notes={"fp16": _FP16_ON_CPU},
+    ),
+)
+TARGETS.register(
+    "cpu-x86-avx2",
+    Target(
+        name="cpu-x86-avx2",
+        description="x86-64 CPU without VNNI (AVX2, or AVX-512 before Cascade Lake) with onnxruntime's CPU provider",
+        providers=("CPUExecutionProvider",),
+        int8=QuantScheme(activations="u8", weights="s8", reduce_range=True),
+        int8_dynamic=QuantScheme(activations="u8", weights="s8", per_channel=False, reduce_range=True),
+        notes={
+            "fp16": _FP16_ON_CPU,
+            "int8": "7-bit weights (reduce_range): without VNNI the U8xS8 kernels sum pairs in 16 bits, which "
+            "saturate with full-range weights; U8 weights do not saturate but ran no faster than FP32 here",
+        },
     ),
 )
 TARGETS.register(

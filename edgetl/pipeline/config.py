@@ -88,7 +88,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(data=DEFAULT_DATA))
     export: ExportConfig = field(default_factory=lambda: run_default("export"))
     bench: BenchConfig = field(default_factory=lambda: run_default("bench"))
-    target: str = "auto"  # auto: detect (x86 -> cpu-x86, ARM -> cpu-arm, + cuda fp16 with a working GPU)
+    target: str = "auto"  # auto: detect (x86 -> cpu-x86, or cpu-x86-avx2 without VNNI; ARM -> cpu-arm; + cuda fp16 with a working GPU)
     steps: list[str] = field(default_factory=lambda: list(STEPS))
     # What resolution decided for the user (printed and reported); not an option.
     notes: list[str] = field(default_factory=list, init=False)

@@ -3,7 +3,8 @@
     plan = plan_target("auto")          # Plan(exports=[("cpu-x86", ["fp32", "int8"])], providers=["cpu"], ...)
     plan = add_cuda_if_working(plan, "runs/x/export/m-fp32-cpu-x86.onnx")
 
-x86 CPUs get the cpu-x86 target (U8/S8 QDQ INT8), ARM CPUs cpu-arm (S8/S8). An NVIDIA GPU adds
+x86 CPUs with VNNI get the cpu-x86 target (U8/S8 QDQ INT8), x86 CPUs without it cpu-x86-avx2
+(U8/S8 with 7-bit weights: no 16-bit saturation), ARM CPUs cpu-arm (S8/S8). An NVIDIA GPU adds
 an FP16 variant for the cuda target and the cuda provider in the bench, but only when a real
 onnxruntime CUDA session runs: onnxruntime-gpu lists CUDA even where it silently falls back
 to the CPU (see NOTES), so the check creates a session and asks what it actually uses.
@@ -15,8 +16,10 @@ import os
 import platform
 from dataclasses import dataclass, field
 
+from edgetl.cpu import cpu_flags, has_vnni
 from edgetl.errors import EdgetlError
 from edgetl.export.precisions import default_precisions
+from edgetl.export.targets import TARGETS
 
 
 @dataclass
@@ -32,10 +35,12 @@ class Plan:
         return f"{'; '.join(parts)} (bench on {','.join(self.providers)})"
 
 
-def cpu_target(machine: str | None = None) -> str:
+def cpu_target(machine: str | None = None, flags: frozenset[str] | None = None) -> str:
+    """The CPU target of this machine (or of `machine` with CPU `flags`; empty flags: unknown, VNNI assumed)."""
     m = (machine or platform.machine()).lower()
     if m in ("x86_64", "amd64", "x86", "i686", "i386"):
-        return "cpu-x86"
+        vnni = has_vnni(cpu_flags() if machine is None and flags is None else (flags or frozenset()))
+        return "cpu-x86-avx2" if vnni is False else "cpu-x86"
     if m in ("arm64", "aarch64", "armv8l", "armv8", "arm"):
         return "cpu-arm"
     raise EdgetlError(f"no CPU target for machine type {m!r}; pass --target cpu-x86 or cpu-arm explicitly")
@@ -46,23 +51,24 @@ def plan_target(target: str, precisions: list[str] | None = None) -> Plan:
     if target == "auto":
         cpu = cpu_target()
         plan = Plan([(cpu, list(precisions or default_precisions(cpu)))], ["cpu"], cpu)
-        plan.reasons.append(f"{platform.machine()} CPU -> {cpu}")
+        isa = {True: "with VNNI", False: "without VNNI", None: "CPU flags unknown"}[has_vnni()]
+        plan.reasons.append(f"{platform.machine()} CPU {isa} -> {cpu}")
         return plan
-    if target in ("cpu-x86", "cpu-arm"):
+    if target in TARGETS.names() and target.startswith("cpu-"):
         return Plan(
             [(target, list(precisions or default_precisions(target)))],
             ["cpu"],
             target,
             reasons=[f"--target {target}"],
         )
-    if target in ("cuda", "tensorrt"):  # GPU targets: benched on the CPU and on their own provider
+    if target in TARGETS.names():  # GPU targets: benched on the CPU and on their own provider
         cpu = cpu_target()
         plan = Plan(
             [(target, list(precisions or default_precisions(target)))], ["cpu", target], cpu, cuda=True
         )
         plan.reasons.append(f"--target {target}")
         return plan
-    raise EdgetlError(f"unknown --target {target!r}; use auto, cpu-x86, cpu-arm, cuda or tensorrt")
+    raise EdgetlError(f"unknown --target {target!r}; use auto, {', '.join(TARGETS.names())}")
 
 
 def cuda_works(onnx_path: str | os.PathLike) -> tuple[bool, str]:

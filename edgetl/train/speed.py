@@ -17,7 +17,6 @@ Measured side by side in `bench/train_speed.py`; results in `bench/README.md`.
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,27 +24,12 @@ from typing import Any
 
 import torch
 
-# CPU flags (Linux /proc/cpuinfo names) with native bf16 matrix instructions. Without them oneDNN
-# emulates bf16 with fp32 arithmetic plus conversions, which is slower than plain fp32.
-BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-@functools.cache
-def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags the kernel reports (empty where /proc/cpuinfo does not exist)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
+from edgetl.cpu import BF16_FLAGS, cpu_flags, has_bf16
 
 
 def cpu_has_bf16() -> bool:
     """True where bf16 autocast runs on native instructions (AVX-512 BF16 or AMX)."""
-    return any(flag in cpu_flags() for flag in BF16_FLAGS)
+    return has_bf16(cpu_flags())
 
 
 @dataclass
@@ -91,7 +75,10 @@ def channels_last_safe(model: torch.nn.Module) -> bool:
     a 1x1 convolution with stride > 1 over 2-7 input channels (FastViT's and MobileOne's stems).
     Seen with `Conv2d(3, 48, 1, stride=2)` in channels-last, then `.backward()`; 1, 8+ channels are fine."""
     return not any(
-        isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1 and 1 < m.in_channels < 8
+        isinstance(m, torch.nn.Conv2d)
+        and m.kernel_size == (1, 1)
+        and max(m.stride) > 1
+        and 1 < m.in_channels < 8
         for m in model.modules()
     )
 
