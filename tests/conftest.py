@@ -107,17 +107,40 @@ def _isolated(item: pytest.Item) -> None:
     import sys
 
     env = {**os.environ, "EDGETL_TEST_CHILD": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", item.nodeid]
+    one = ["-n", "0"] if item.config.pluginmanager.hasplugin("xdist") else []  # one test: no workers
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *one, item.nodeid]
     r = subprocess.run(cmd, cwd=item.config.rootpath, env=env, capture_output=True, text=True, timeout=1200)
     tail = (r.stdout + r.stderr)[-4000:]
     if r.returncode == 0 and " passed" not in r.stdout and " skipped" in r.stdout:
-        pytest.skip(next((ln for ln in r.stdout.splitlines() if ln.startswith("SKIPPED")), "skipped in child"))
+        pytest.skip(
+            next((ln for ln in r.stdout.splitlines() if ln.startswith("SKIPPED")), "skipped in child")
+        )
     assert r.returncode == 0, f"child pytest for {item.nodeid} exited {r.returncode}:\n{tail}"
+
+
+# ------------------------------------------------------------ two workers on two cores (pytest-xdist)
+# pyproject's addopts run `-n 2 --dist loadfile`: most tests use one thread (OMP_NUM_THREADS=1 above),
+# so two workers keep both cores busy. Each test module is one unit of work (its module-scoped fixtures,
+# a trained run or an export, are built once), and the modules that take longest start first, so that
+# no worker is left with a long tail at the end. (xdist's loadgroup, which could split a module, does
+# not work with pytest 9: it renames `item._nodeid`, which pytest 9 no longer reads.)
+_LONGEST_FIRST = (
+    "tests/test_backbones.py",  # 15 families trained, exported and quantized
+    "tests/test_train_slow.py",  # real-data lp-ft
+    "tests/test_faults.py",
+    "tests/test_export_hymenoptera.py",
+    "tests/test_train_ddp.py",
+    "tests/test_hardening.py",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("EDGETL_TEST_CHILD"):
         return
+    rank = {path: i for i, path in enumerate(_LONGEST_FIRST)}
+    items.sort(
+        key=lambda it: rank.get(it.nodeid.split("::")[0], len(rank))
+    )  # stable: file order kept otherwise
     for item in items:
         if item.nodeid.startswith(_OPENVINO_IN_PROCESS):
             item.runtest = lambda item=item: _isolated(item)  # type: ignore[method-assign]

@@ -61,9 +61,13 @@ def data(tmp_path: Path) -> Path:
     return root
 
 
-def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(data: Path, tmp_path: Path) -> None:
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(data: Path, tmp_path: Path, request) -> None:
     cache = tmp_path / "cache"
     full, cut = tmp_path / "full", tmp_path / "cut"
+    # The uninterrupted reference, same arguments, runs alongside (one thread each: the two cores both work);
+    # its own feature cache, so it computes what the resumed run reads back from the victim's.
+    reference = _edgetl("--data", str(data), "--out", str(full), *ARGS, cache=tmp_path / "cache-full")
+    request.addfinalizer(lambda: reference.poll() is None and reference.kill())
     victim = _edgetl("--data", str(data), "--out", str(cut), *ARGS, cache=cache)
     deadline = time.monotonic() + 240
     while _n_rows(cut) < 2 and victim.poll() is None and time.monotonic() < deadline:
@@ -84,8 +88,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(data: Path, tmp_pat
 
     out = _finish(_edgetl("--resume", str(cut), cache=cache))
     assert "best epoch" in out
-    # The uninterrupted reference, same arguments and environment.
-    _finish(_edgetl("--data", str(data), "--out", str(full), *ARGS, cache=cache))
+    _finish(reference)
 
     assert _rows(cut) == _rows(full)
     assert len(_rows(full)) == 4  # the solved probe (one row) + 3 fine-tuning epochs
