@@ -154,7 +154,10 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "config") -> C:
         norm = key.replace("-", "_") if isinstance(key, str) else key
         if norm not in fields:
             close = difflib.get_close_matches(str(norm)[:100], list(fields), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(fields)}"
+            keys = ", ".join(fields)
+            if len(keys) > 300:
+                keys = f"the {len(fields)} long options --help lists, without the leading --"
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {keys}"
             raise ConfigError(f"{where}: unknown key {excerpt(key)}{hint}")
         kwargs[norm] = _check_type(value, hints[norm], f"{where}: {key}")
     try:
