@@ -7,6 +7,7 @@ while the report says it tested the old one. The header line names the edgetl th
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ def pytest_configure(config: pytest.Config) -> None:
     want = os.environ.get("EDGETL_UNDER_TEST")
     if want and _imported() != (Path(want) / "edgetl").resolve():
         raise pytest.UsageError(f"edgetl comes from {_imported()}, not from {want}/edgetl")
+    if want:  # the editable install's finder would serve modules the old code lacks from this tree
+        sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
