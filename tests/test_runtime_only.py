@@ -64,7 +64,7 @@ def test_predict_and_bench_run_without_torch_and_import_only_the_runtime_require
     model = next((run / "export").glob("*.onnx"))
     predict = ["predict", str(model), str(data / "val"), "--json"]
     bench = ["bench", str(run), "--runs", "2", "--repeat", "1",
-             "--warmup", "0", "--threads", "1", "--no-plots", "--quiet", "--out", str(tmp_path / "b")]  # fmt: skip
+             "--warmup", "0", "--threads", "1", "--quiet", "--out", str(tmp_path / "b")]  # fmt: skip
     args = [sys.executable, "-c", SCRIPT, ",".join(BLOCKED), json.dumps(predict), json.dumps(bench)]
     r = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -85,3 +85,6 @@ def test_predict_and_bench_run_without_torch_and_import_only_the_runtime_require
         == "skipped: torch is not installed (runtime-only install), so there is no PyTorch eager row"
     )
     assert rep["recommendation"]["deploy"]["backend"] == "onnxruntime"
+    # no matplotlib on the device: the plots are skipped with the reason, the tables are all there
+    assert not list((tmp_path / "b").glob("*.png"))
+    assert any("matplotlib is not installed" in n for n in rep["notes"])

@@ -186,10 +186,23 @@ def to_csv(report: BenchReport) -> str:
 OUTPUT_NAMES = ("bench.json", "bench.csv", "bench.md", "latency_vs_accuracy.png", "latency_by_batch.png")
 
 
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def write_report(report: BenchReport, out_dir: Path, plots: bool = True) -> dict[str, str]:
     """bench.json, bench.csv, bench.md (+ latency_vs_accuracy.png, latency_by_batch.png) in `out_dir`."""
     out_dir = Path(out_dir)
     files = {"json": out_dir / "bench.json", "csv": out_dir / "bench.csv", "markdown": out_dir / "bench.md"}
+    if plots and not _has_matplotlib():  # the runtime-only install has no matplotlib
+        plots = False
+        report.notes.append(
+            "plots not drawn: matplotlib is not installed (runtime-only install); pip install matplotlib"
+        )
     if plots:
         from edgetl.bench.plots import plot_latency_by_batch, plot_latency_vs_accuracy
 
