@@ -6,7 +6,8 @@
 For each dataset, with the kit's defaults (nothing here is tuned to a dataset):
 - reference: scikit-learn `LogisticRegressionCV` with its own defaults (10 C values, 5 folds)
   on the same cached Lite0 features and the same split as the kit;
-- probe: `edgetl train --mode linear-probe` (the kit's default probe solver);
+- probe: `edgetl train --mode linear-probe` with the kit's default probe solver, and with the other
+  one (`--probe-solver sgd|lbfgs`) next to it;
 - lp-ft: `edgetl train` (the default mode);
 - auto: `edgetl train --model auto` (the `edgetl select` pick over the default candidates, then lp-ft);
 val accuracy, wall time, and time to the best epoch (sum of metrics.csv seconds up to it), with
@@ -96,7 +97,7 @@ def time_to_best(run: Path) -> tuple[float, int]:
     from edgetl.runfolder import read_metrics
 
     m = read_metrics(run)
-    best = m.best_row()
+    best = next((r for r in m.rows if r.best), None) or m.best_row()  # the epoch the run restored
     upto = [r for r in m.rows if (r.epoch or 0) <= (best.epoch or 0)]
     return sum(r.seconds or 0.0 for r in upto), int(best.epoch or 0)
 
@@ -161,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.datasets.split(",")) - set(DATASETS))
     if unknown:
         ap.error(f"--datasets: unknown {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+    from edgetl.train import TrainConfig
+
     work, stamp = Path(args.work), time.strftime("%Y%m%d-%H%M%S")
     cache = work / "cache"
     out = Path(args.out or ROOT / "bench" / "results" / f"recipes-{stamp}.json")
@@ -174,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         runs = work / "runs" / stamp / name
         row["load_avg_start"] = os.getloadavg()
-        row["probe"] = kit_run(data, runs / "probe", cache, mode="linear-probe")
+        row["default_probe_solver"] = TrainConfig().probe_solver
+        for solver in ("lbfgs", "sgd"):  # both solvers: the default one is "probe"
+            key = "probe" if solver == row["default_probe_solver"] else f"probe_{solver}"
+            row[key] = kit_run(data, runs / f"probe-{solver}", cache, mode="linear-probe", probe_solver=solver)
         row["reference"] = reference(data, cache)
         row["lpft"] = None if args.no_lpft else kit_run(data, runs / "lpft", cache)
         row["auto"] = None if args.no_auto else kit_run(data, runs / "auto", cache, model="auto")
@@ -203,18 +209,21 @@ def table(results: list[dict]) -> str:
     def times(d: dict | None) -> str:
         return f"{d['wall_s']:.0f} / {d['to_best_s']:.0f}" if d else "not run"
 
-    lines = ["| dataset | reference (sklearn LR, CV C) | kit probe | kit lp-ft | --model auto (pick) | "
-             "wall s / to best: probe, lp-ft, auto | load avg (1 min) start-end |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| dataset | reference (sklearn LR, CV C) | solved probe (lbfgs) | SGD probe | kit lp-ft | "
+             "--model auto (pick) | wall s / to best: lbfgs probe, lp-ft, auto | load avg (1 min) start-end |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         if "skipped" in r:
-            lines.append(f"| {r['dataset']} | skipped: {r['skipped']} | | | | | |")
+            lines.append(f"| {r['dataset']} | skipped: {r['skipped']} | | | | | | |")
             continue
+        default = r.get("default_probe_solver", "lbfgs")
+        probes = {default: r["probe"], **{s: r[f"probe_{s}"] for s in ("lbfgs", "sgd") if f"probe_{s}" in r}}
+        cell = {s: pct(probes.get(s)) + (" (default)" if s == default else "") for s in ("lbfgs", "sgd")}
         auto = r.get("auto")
         pick = f" ({auto['selection']['chosen']})" if auto and auto.get("selection") else ""
         load = f"{r['load_avg_start'][0]:.1f}-{r['load_avg_end'][0]:.1f}" if "load_avg_start" in r else "–"
-        lines.append(f"| {r['dataset']} | {pct(r['reference'])} | {pct(r['probe'])} | {pct(r.get('lpft'))} | "
-                     f"{pct(auto)}{pick} | {times(r['probe'])}; {times(r.get('lpft'))}; {times(auto)} | {load} |")  # fmt: skip
+        lines.append(f"| {r['dataset']} | {pct(r['reference'])} | {cell['lbfgs']} | {cell['sgd']} | {pct(r.get('lpft'))} | "
+                     f"{pct(auto)}{pick} | {times(probes.get('lbfgs'))}; {times(r.get('lpft'))}; {times(auto)} | {load} |")  # fmt: skip
     return "\n".join(lines)
 
 

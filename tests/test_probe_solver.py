@@ -84,3 +84,23 @@ def test_a_class_absent_from_training_is_never_predicted():
 def test_bad_features_are_one_clear_error(x, y, match):
     with pytest.raises(EdgetlError, match=match):
         solve_probe(x, y, num_classes=2)
+
+
+def test_the_handed_on_scale_is_the_minimum_of_the_smoothed_loss_and_never_above_one(digits):
+    import torch
+    from torch import nn
+
+    from edgetl.train.probe_solver import fit_scale
+
+    xtr, _, ytr, _ = digits
+    fit = solve_probe(xtr, ytr, num_classes=10, grid=(100.0,), folds=3)  # weak L2: a near-zero training loss
+    z = xtr @ fit.weight.T.astype(np.float64) + fit.bias
+    smoothed = nn.CrossEntropyLoss(label_smoothing=0.1)
+
+    def loss(k: float) -> float:
+        return float(smoothed(torch.as_tensor(z * k), torch.as_tensor(ytr)))
+
+    s = fit_scale(z, ytr, smoothed)
+    assert 0 < s < 1 and loss(s) < loss(1.0)
+    assert loss(s) <= min(loss(0.9 * s), loss(1.1 * s))
+    assert fit_scale(z, ytr, nn.CrossEntropyLoss()) == 1.0  # plain CE would want a larger scale: capped at 1

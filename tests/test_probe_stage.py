@@ -56,6 +56,7 @@ def test_solved_probe_is_one_row_with_its_choice_recorded(solved_run: tuple[Path
     assert rec.folds == 5 and rec.cv_acc == max(g.cv_acc for g in rec.grid)
     assert rec.num_train == 36 and rec.heads == 1
     assert rec.val_acc == pytest.approx(float(table[0]["val_acc"]))
+    assert rec.scale is not None and 0 < rec.scale <= 1  # the solved logits as handed on (label smoothing 0.1)
 
 
 def test_saved_head_is_scikit_learns_fit_at_the_chosen_C(solved_run: tuple[Path, Path]) -> None:
@@ -82,6 +83,7 @@ def test_report_shows_the_probe_choice(solved_run: tuple[Path, Path]) -> None:
     _, md = build_report(run)
     text = md.read_text()
     assert "## Probe" in text and f"{read_probe(run).C:.3g}" in text and "chosen" in text
+    assert f"**Logit scale handed on:** {read_probe(run).scale:.3g}" in text
 
 
 class _TwoHeads(nn.Module):

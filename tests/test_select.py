@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import COLORS, write_images
 
 from edgetl.cli import main
 from edgetl.config import ConfigError
@@ -28,11 +27,8 @@ def test_a_misspelled_candidate_is_one_line_naming_the_flag(bad: str) -> None:
         parse_candidate(bad)
 
 
-def test_select_two_tiny_candidates_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    data = tmp_path / "data"
-    for i, cls in enumerate(("a", "b")):
-        write_images(data / "train" / cls, COLORS[i], 10, size=(48, 48), seed=i)
-        write_images(data / "val" / cls, COLORS[i], 5, size=(48, 48), seed=100 + i)
+def test_select_two_tiny_candidates_end_to_end(make_image_folder, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = make_image_folder(n_train=10, n_val=5, size=(48, 48))
     out = tmp_path / "sel"
     argv = ["select", "--data", str(data), "--candidates", TINY, "--out", str(out), "--runs", "10",
             "--time-budget", "1", "--calib-images", "8", "--cache-dir", str(tmp_path / "cache"), "--quiet"]  # fmt: skip
@@ -63,14 +59,6 @@ def test_select_two_tiny_candidates_end_to_end(tmp_path: Path, capsys: pytest.Ca
 # ------------------------------------------------------------------------------- --model auto
 
 
-def _tiny_data(root: Path) -> Path:
-    data = root / "data"
-    for i, cls in enumerate(("a", "b")):
-        write_images(data / "train" / cls, COLORS[i], 10, size=(48, 48), seed=i)
-        write_images(data / "val" / cls, COLORS[i], 5, size=(48, 48), seed=100 + i)
-    return data
-
-
 def _auto_argv(data: Path, out: Path, cache: Path, candidates: str = TINY) -> list[str]:
     from conftest import TINY_TRAIN
 
@@ -80,12 +68,12 @@ def _auto_argv(data: Path, out: Path, cache: Path, candidates: str = TINY) -> li
             "--cache-dir", str(cache), *flags]  # fmt: skip
 
 
-def test_train_model_auto_trains_the_pick_and_the_run_says_why(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_train_model_auto_trains_the_pick_and_the_run_says_why(make_image_folder, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from edgetl.report import build_report
     from edgetl.runfolder import read_selection, read_train_config
 
     out = tmp_path / "run"
-    assert main(_auto_argv(_tiny_data(tmp_path), out, tmp_path / "cache")) == 0
+    assert main(_auto_argv(make_image_folder(n_train=10, n_val=5, size=(48, 48)), out, tmp_path / "cache")) == 0
     printed = "".join(capsys.readouterr())
     sel, cfg = read_selection(out), read_train_config(out)
     assert [c.name for c in sel.candidates] == ["test_efficientnet@32", "test_efficientnet@48"]
@@ -104,10 +92,10 @@ def test_train_model_auto_trains_the_pick_and_the_run_says_why(tmp_path: Path, c
 
 
 def test_model_auto_latency_budget_no_candidate_meets_is_one_line_and_no_run_folder(
-    tmp_path: Path, capsys: pytest.CaptureFixture
+    make_image_folder, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "run"
-    argv = _auto_argv(_tiny_data(tmp_path), out, tmp_path / "cache", "test_efficientnet:none@32")
+    argv = _auto_argv(make_image_folder(n_train=10, n_val=5, size=(48, 48)), out, tmp_path / "cache", "test_efficientnet:none@32")
     argv += ["--auto-latency-budget", "0.000001"]
     assert main(argv) == 2
     assert "--latency-budget 1e-06 ms: no candidate is that fast" in capsys.readouterr().err
@@ -136,14 +124,14 @@ def test_run_model_auto_keeps_the_offline_weights_and_measures_the_presets_size(
     assert auto_candidates(free.train) == DEFAULT_CANDIDATES
 
 
-def test_run_model_auto_trains_the_pick_and_its_report_shows_the_selection(tmp_path: Path) -> None:
+def test_run_model_auto_trains_the_pick_and_its_report_shows_the_selection(make_image_folder, tmp_path: Path) -> None:
     from conftest import TINY_TRAIN
 
     from edgetl.pipeline import load_run_config, run
 
     kw = {k: v for k, v in TINY_TRAIN.items() if k not in ("pretrained", "img_size")}
     train = {**kw, "model": "auto", "auto_candidates": ["test_efficientnet:none@32"], "mode": "linear-probe",
-             "data": str(_tiny_data(tmp_path)), "out": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache")}  # fmt: skip
+             "data": str(make_image_folder(n_train=10, n_val=5, size=(48, 48))), "out": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache")}  # fmt: skip
     cfg = load_run_config(cli={"train": train, "steps": ["train", "report"]})
     result = run(cfg)
     assert result.ok and result.report_md is not None

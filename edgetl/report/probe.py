@@ -22,6 +22,8 @@ def probe_section(run: RunData) -> Section:
     items = [("Solver", "multinomial logistic regression, L-BFGS to convergence"), ("Chosen C (1 / L2 strength)", f"{p.C:.3g}"),
              ("CV accuracy at C", cv), ("Train / val accuracy", f"{pct(p.train_acc)} / {pct(p.val_acc)}"),
              ("Features x images", f"{fint(p.num_features)} x {fint(p.num_train)}"), ("Solve time", f"{fnum(p.seconds, 1)} s")]  # fmt: skip
+    if p.scale is not None:
+        items.append(("Logit scale handed on", f"{p.scale:.3g} (minimises the stage's loss, label smoothing included, along the fit)"))
     if p.note:
         items.append(("Note", p.note))
     sec.blocks.append(KeyValues(items, id="probe-summary"))

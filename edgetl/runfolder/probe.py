@@ -34,6 +34,7 @@ class ProbeRecord:
     num_train: int | None = None  # training images the fit saw
     train_acc: float | None = None  # the solved head's top-1 on those features, 0..1
     val_acc: float | None = None  # and on the val split (the probe epoch's row in metrics.csv)
+    scale: float | None = None  # factor on the solved logits as handed on (probe_solver.fit_scale), 0..1
 
 
 def read_probe(run: RunLike) -> ProbeRecord:

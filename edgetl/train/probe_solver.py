@@ -5,6 +5,7 @@ cross-validation on the training features only.
     fit = solve_probe(train_x, train_y, num_classes=2)
     fit.C, fit.cv_acc, fit.grid      # chosen strength, its CV accuracy, every grid point
     fit.weight, fit.bias             # (classes, features), (classes,): load into the nn.Linear head
+    s = fit_scale(logits, y, loss)   # the factor (<= 1) on the logits that minimises the training loss
 
 A few epochs of SGD with dropout stop short of the optimum on these features (a 2-point gap to
 scikit-learn's `LogisticRegression` was measured on a held-out photo set); the solver is
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -118,4 +121,28 @@ def solve_probe(
     return ProbeFit(w, b, c, cv_acc, k if k >= 2 else 0, rows, time.perf_counter() - start, note)
 
 
-__all__ = ["DEFAULT_FOLDS", "DEFAULT_GRID", "ProbeFit", "solve_probe"]
+def fit_scale(logits: np.ndarray, y: np.ndarray, loss: Callable[[Any, Any], Any]) -> float:
+    """The factor s in (0, 1] that minimises `loss(s * logits, y)` on the training features.
+
+    The solved head fits plain cross-entropy to near-zero training loss (huge logits); the stage
+    and the fine-tuning after it train with label smoothing, whose minimum along that same head is
+    a smaller scale. Handing over the rescaled head (same predictions) starts fine-tuning at that
+    loss's minimum along the head instead of with large gradients into the backbone. Never > 1:
+    a head is not made more confident than the CV-chosen fit.
+    """
+    import torch
+    from scipy.optimize import minimize_scalar
+
+    z = torch.as_tensor(np.asarray(logits, dtype=np.float64))
+    t = torch.as_tensor(np.asarray(y, dtype=np.int64))
+
+    def at(log_s: float) -> float:
+        with torch.no_grad():
+            return float(loss(z * float(np.exp(log_s)), t))
+
+    res = minimize_scalar(at, bounds=(float(np.log(1e-3)), 0.0), method="bounded", options={"xatol": 1e-4})
+    best = float(np.exp(res.x))
+    return 1.0 if at(0.0) <= at(float(res.x)) else best
+
+
+__all__ = ["DEFAULT_FOLDS", "DEFAULT_GRID", "ProbeFit", "fit_scale", "solve_probe"]

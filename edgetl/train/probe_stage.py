@@ -2,7 +2,11 @@
 
     state = solve_stage(ctx, runner, stage, stopper, epoch, on_epoch, sgd=lambda s: run_stage(...))
 
-`run_stage` hands every `solver="lbfgs"` stage here. The fit reads only the training features;
+`run_stage` hands every `solver="lbfgs"` stage here (`--probe-solver lbfgs`). The solution's logits are
+then scaled by `fit_scale` to the minimum of the stage's own loss (label smoothing included) along
+the solved head: same predictions, but fine-tuning (lp-ft) no longer starts from the near-zero
+plain-CE training loss of a solved head, whose huge logits made its first epoch collapse on digits.
+The fit reads only the training features;
 under torchrun every rank holds all of them (gathered by the feature cache) and the solver runs
 single-threaded and seeded, so every rank loads the same head without a collective. The row goes
 through the same `on_epoch` as an SGD epoch, so checkpoints, metrics.csv, early stopping's best
@@ -18,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -81,7 +86,7 @@ def solve_stage(
     `sgd(stage)` is the epoch loop, for a head the solver cannot fill (it continues a resumed stage).
     """
     from edgetl.train.loop import EpochEnd, StageState, predict, val_metrics
-    from edgetl.train.probe_solver import solve_probe
+    from edgetl.train.probe_solver import fit_scale, solve_probe
 
     prepare_model(ctx)
     runner.prepare(ctx.model)  # the features (cache hit or computed once) and a frozen backbone
@@ -97,21 +102,23 @@ def solve_stage(
     start = time.perf_counter()
     f = runner.features
     fit = solve_probe(f.train_x.numpy(), f.train_y.numpy(), num_classes=heads[0].out_features, seed=ctx.seed)
-    load_solution(heads, fit.weight, fit.bias)
+    logits = f.train_x.double().numpy() @ fit.weight.T.astype(np.float64) + fit.bias
+    scale = fit_scale(logits, f.train_y.numpy(), runner.criterion)  # the stage's loss (label smoothing) along the fit
+    load_solution(heads, scale * fit.weight, scale * fit.bias)
     train = train_metrics(ctx, f.train_x, f.train_y)
     scores, labels = predict(ctx, ctx.model, runner)
     val = val_metrics(scores, labels)
     row = {"epoch": epoch, "stage": stage.name, **train, **val, "lr": 0.0,
            "seconds": time.perf_counter() - start + (f.seconds or 0.0), "best": 0}  # fmt: skip
     improved = stopper.update(row, epoch)
-    summary = {**fit.summary(), "solver": "lbfgs", "heads": len(heads), "num_features": int(f.train_x.shape[1]),
+    summary = {**fit.summary(), "solver": "lbfgs", "scale": scale, "heads": len(heads), "num_features": int(f.train_x.shape[1]),
                "num_train": int(len(f.train_x)), **train, **val}  # fmt: skip
     state = StageState(epochs_done=1)
     if on_epoch is not None:
         end = EpochEnd(row, improved, True, ctx.model, state, scores, labels, time.perf_counter(), probe=summary)
         on_epoch(end)
     cv = "no CV" if fit.cv_acc is None else f"CV acc {100 * fit.cv_acc:.2f}% ({fit.folds}-fold)"
-    ctx.reporter.info(f"probe solved (L-BFGS): C={fit.C:.3g}, {cv}, {fit.seconds:.1f} s")
+    ctx.reporter.info(f"probe solved (L-BFGS): C={fit.C:.3g}, {cv}, logits x {scale:.3g}, {fit.seconds:.1f} s")
     ctx.reporter.info(format_epoch(row, ctx.total_epochs, improved))
     return state
 
