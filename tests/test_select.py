@@ -139,3 +139,25 @@ def test_run_model_auto_trains_the_pick_and_its_report_shows_the_selection(make_
     text = result.report_md.read_text()
     assert "## Model selection" in text and "| yes | chosen |" in text
     assert "model: auto" in (tmp_path / "run" / "run.yaml").read_text()  # rerunning all selects again
+
+
+def test_a_candidate_whose_int8_misses_its_gate_is_still_timed_in_fp32(
+    make_image_folder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import edgetl.export as ex
+    from edgetl.errors import ExportError
+    from edgetl.select.api import select
+
+    real = ex.export
+
+    def int8_fails(cfg, reporter=None):  # as on a CPU without VNNI: FP32 written, INT8 over its budget
+        real(dataclasses.replace(cfg, precisions=["fp32"]), reporter=reporter)
+        raise ExportError("int8: val top-1 3.27 points below PyTorch's")
+
+    monkeypatch.setattr(ex, "export", int8_fails)
+    cfg = SelectConfig(data=str(make_image_folder(n_train=10, n_val=5, size=(48, 48))), candidates=["test_efficientnet:none@32"],
+                       out=str(tmp_path / "sel"), runs=5, time_budget=1, calib_images=8, cache_dir=str(tmp_path / "c"))  # fmt: skip
+    (m,) = select(cfg).candidates
+    assert m.fp32_ms is not None and m.fp32_ms > 0 and m.int8_ms is None and "int8: val top-1" in m.note

@@ -148,8 +148,14 @@ def measure(cand: Candidate, splits: Any, opts: MeasureOptions, out: Path, rep: 
     note = ""
     try:
         report = export(cfg, reporter=Reporter(quiet=True))
-    except ExportError as e:  # a variant missed its gate; the ones that passed are on disk
-        note, report = f"export: {e}", getattr(e, "report", None)
+    except ExportError as e:  # a variant missed its gate; the ones that passed are on disk, in its report
+        from edgetl.runfolder import RunFileError, read_export_report
+
+        note = f"export: {e}"
+        try:
+            report = read_export_report(folder)  # folder/export/export_report.json, as a run folder's
+        except RunFileError:
+            report = None
     variants = report.variants if report else []
     files = {v.precision: v.file for v in variants if v.file}
     int8_acc = next((v.val_accuracy for v in variants if v.precision == "int8" and v.file), None)
