@@ -66,27 +66,34 @@ _FP16_ON_CPU = (
     "file is not faster on a CPU; FP16 is meant for --target cuda or tensorrt"
 )
 
+
+def _x86(name: str, description: str, reduce_range: bool, notes: dict[str, str]) -> Target:
+    """An x86 CPU target: U8 activations x S8 weights, the fast path of onnxruntime's x86 INT8 kernels."""
+    return Target(
+        name=name,
+        description=description,
+        providers=("CPUExecutionProvider",),
+        int8=QuantScheme(activations="u8", weights="s8", reduce_range=reduce_range),
+        int8_dynamic=QuantScheme(
+            activations="u8", weights="s8", per_channel=False, reduce_range=reduce_range
+        ),
+        notes={"fp16": _FP16_ON_CPU, **notes},
+    )
+
+
 TARGETS.register(
     "cpu-x86",
-    Target(
-        name="cpu-x86",
-        description="x86-64 CPU with onnxruntime's CPU provider (AVX2/AVX-512, VNNI where present)",
-        providers=("CPUExecutionProvider",),
-        int8=QuantScheme(activations="u8", weights="s8"),
-        int8_dynamic=QuantScheme(activations="u8", weights="s8", per_channel=False),
-        notes={"fp16": _FP16_ON_CPU},
+    _x86(
+        "cpu-x86", "x86-64 CPU with onnxruntime's CPU provider (AVX2/AVX-512, VNNI where present)", False, {}
     ),
 )
 TARGETS.register(
     "cpu-x86-avx2",
-    Target(
-        name="cpu-x86-avx2",
-        description="x86-64 CPU without VNNI (AVX2, or AVX-512 before Cascade Lake) with onnxruntime's CPU provider",
-        providers=("CPUExecutionProvider",),
-        int8=QuantScheme(activations="u8", weights="s8", reduce_range=True),
-        int8_dynamic=QuantScheme(activations="u8", weights="s8", per_channel=False, reduce_range=True),
-        notes={
-            "fp16": _FP16_ON_CPU,
+    _x86(
+        "cpu-x86-avx2",
+        "x86-64 CPU without VNNI (AVX2, or AVX-512 before Cascade Lake) with onnxruntime's CPU provider",
+        True,
+        {
             "int8": "7-bit weights (reduce_range): without VNNI the U8xS8 kernels sum pairs in 16 bits, which "
             "saturate with full-range weights; U8 weights do not saturate but ran no faster than FP32 here",
         },
