@@ -48,6 +48,7 @@ def decide(measured: list[Measured], budget_ms: float | None) -> tuple[list[int]
 def select(cfg: SelectConfig, reporter: Reporter | None = None) -> Selection:
     """Measure the candidates of `cfg` and pick one; writes OUT/select.json and OUT/select.png."""
     from edgetl.data import load_splits
+    from edgetl.pipeline.target import cpu_target
     from edgetl.select.show import table_text, terminal_plot
 
     rep = reporter or Reporter()
@@ -61,7 +62,8 @@ def select(cfg: SelectConfig, reporter: Reporter | None = None) -> Selection:
     start = time.perf_counter()
     data = str(Path(cfg.data).resolve()) if Path(cfg.data).is_dir() else cfg.data
     splits = load_splits(data, cfg.val_split, cfg.seed)
-    opts = MeasureOptions(data=data, val_split=cfg.val_split, seed=cfg.seed, target=cfg.target, threads=cfg.threads,
+    target = cpu_target() if cfg.target == "auto" else cfg.target
+    opts = MeasureOptions(data=data, val_split=cfg.val_split, seed=cfg.seed, target=target, threads=cfg.threads,
                           runs=cfg.runs, budget_s=cfg.time_budget, calib_images=cfg.calib_images,
                           cache_dir=cfg.cache_dir)  # fmt: skip
     measured = []
@@ -73,7 +75,8 @@ def select(cfg: SelectConfig, reporter: Reporter | None = None) -> Selection:
                  f"fp32 {m.fp32_ms or float('nan'):.2f} ms  int8 {m.int8_ms or float('nan'):.2f} ms  {m.seconds:.0f} s")  # fmt: skip
         measured.append(m)
     front, chosen, rule, kind = decide(measured, cfg.latency_budget)
-    sel = Selection(measured, front, chosen, rule, kind, time.perf_counter() - start, data, dataclasses.asdict(cfg))
+    sel = Selection(measured, front, chosen, rule, kind, time.perf_counter() - start, data,
+                    {**dataclasses.asdict(cfg), "target": target})  # fmt: skip
     write_selection(sel, out)
     rep.result(table_text(sel))
     rep.result(terminal_plot(sel))

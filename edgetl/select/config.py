@@ -40,7 +40,8 @@ class SelectConfig:
     val_split: float | None = option(None, "fraction of a flat DIR/<class> folder held out for validation")
     candidates: list[str] = option(DEFAULT_CANDIDATES, "comma list of MODEL:WEIGHTS@SIZE (default: Lite0/1/2 at native size and +-32 px)")
     latency_budget: float | None = option(None, "pick the most accurate candidate whose latency (ms, batch 1) is within this", metavar="MS")
-    target: str = option("cpu-x86", "deployment target: its INT8 scheme is the latency that decides")
+    target: str = option("auto", "deployment target whose INT8 scheme is the latency that decides (auto: this CPU's: "
+                         "cpu-x86, cpu-x86-avx2 without VNNI, cpu-arm)")  # fmt: skip
     out: str = option("select", "output folder: select.json, select.png, each candidate's model and ONNX files")
     seed: int = option(0, "seed of the CV folds and the val split")
     threads: int | None = option(None, "onnxruntime threads while timing (default: onnxruntime's)")
