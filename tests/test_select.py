@@ -27,7 +27,9 @@ def test_a_misspelled_candidate_is_one_line_naming_the_flag(bad: str) -> None:
         parse_candidate(bad)
 
 
-def test_select_two_tiny_candidates_end_to_end(make_image_folder, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_select_two_tiny_candidates_end_to_end(
+    make_image_folder, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     data = make_image_folder(n_train=10, n_val=5, size=(48, 48))
     out = tmp_path / "sel"
     argv = ["select", "--data", str(data), "--candidates", TINY, "--out", str(out), "--runs", "10",
@@ -68,18 +70,26 @@ def _auto_argv(data: Path, out: Path, cache: Path, candidates: str = TINY) -> li
             "--cache-dir", str(cache), *flags]  # fmt: skip
 
 
-def test_train_model_auto_trains_the_pick_and_the_run_says_why(make_image_folder, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_train_model_auto_trains_the_pick_and_the_run_says_why(
+    make_image_folder, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     from edgetl.report import build_report
     from edgetl.runfolder import read_selection, read_train_config
 
     out = tmp_path / "run"
-    assert main(_auto_argv(make_image_folder(n_train=10, n_val=5, size=(48, 48)), out, tmp_path / "cache")) == 0
+    assert (
+        main(_auto_argv(make_image_folder(n_train=10, n_val=5, size=(48, 48)), out, tmp_path / "cache")) == 0
+    )
     printed = "".join(capsys.readouterr())
     sel, cfg = read_selection(out), read_train_config(out)
     assert [c.name for c in sel.candidates] == ["test_efficientnet@32", "test_efficientnet@48"]
     assert sel.chosen_index in sel.front and "default rule" in sel.rule
     # config.yaml trains (and resumes) the chosen candidate as if given; the --auto-* options are spent
-    assert (cfg.model, cfg.pretrained, cfg.img_size) == (sel.chosen.model, sel.chosen.weights, sel.chosen.img_size)
+    assert (cfg.model, cfg.pretrained, cfg.img_size) == (
+        sel.chosen.model,
+        sel.chosen.weights,
+        sel.chosen.img_size,
+    )
     assert sel.applied == {"model": cfg.model, "pretrained": cfg.pretrained, "img_size": cfg.img_size}
     assert cfg.auto_candidates is None and sel.config["candidates"] == TINY.split(",")
     assert all(c.files is None for c in sel.candidates)  # the candidates' temporary exports are gone
@@ -95,7 +105,12 @@ def test_model_auto_latency_budget_no_candidate_meets_is_one_line_and_no_run_fol
     make_image_folder, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "run"
-    argv = _auto_argv(make_image_folder(n_train=10, n_val=5, size=(48, 48)), out, tmp_path / "cache", "test_efficientnet:none@32")
+    argv = _auto_argv(
+        make_image_folder(n_train=10, n_val=5, size=(48, 48)),
+        out,
+        tmp_path / "cache",
+        "test_efficientnet:none@32",
+    )
     argv += ["--auto-latency-budget", "0.000001"]
     assert main(argv) == 2
     assert "--latency-budget 1e-06 ms: no candidate is that fast" in capsys.readouterr().err
@@ -119,12 +134,16 @@ def test_run_model_auto_keeps_the_offline_weights_and_measures_the_presets_size(
 
     cfg = load_run_config(cli={"train": {"model": "auto"}})  # built-in digits: its preset's 64 px
     assert cfg.notes == [] and cfg.train.pretrained == "efficientnet_lite0"
-    assert auto_candidates(cfg.train) == [f"tf_efficientnet_lite{i}:efficientnet_lite{i}@64" for i in range(3)]
+    assert auto_candidates(cfg.train) == [
+        f"tf_efficientnet_lite{i}:efficientnet_lite{i}@64" for i in range(3)
+    ]
     free = load_run_config(cli={"train": {"model": "auto", "data": "photos"}})
     assert auto_candidates(free.train) == DEFAULT_CANDIDATES
 
 
-def test_run_model_auto_trains_the_pick_and_its_report_shows_the_selection(make_image_folder, tmp_path: Path) -> None:
+def test_run_model_auto_trains_the_pick_and_its_report_shows_the_selection(
+    make_image_folder, tmp_path: Path
+) -> None:
     from conftest import TINY_TRAIN
 
     from edgetl.pipeline import load_run_config, run
@@ -161,3 +180,21 @@ def test_a_candidate_whose_int8_misses_its_gate_is_still_timed_in_fp32(
                        out=str(tmp_path / "sel"), runs=5, time_budget=1, calib_images=8, cache_dir=str(tmp_path / "c"))  # fmt: skip
     (m,) = select(cfg).candidates
     assert m.fp32_ms is not None and m.fp32_ms > 0 and m.int8_ms is None and "int8: val top-1" in m.note
+
+
+def test_selection_times_int8_without_the_budget_search(
+    make_image_folder, tmp_path: Path, monkeypatch
+) -> None:
+    """The node-fallback search took 157 s of a 354 s candidate on hymenoptera: selection skips it."""
+    import edgetl.export as ex
+    from edgetl.select.api import select
+
+    seen, real = [], ex.export
+    monkeypatch.setattr(
+        ex, "export", lambda cfg, reporter=None: seen.append(cfg) or real(cfg, reporter=reporter)
+    )
+    cfg = SelectConfig(data=str(make_image_folder(n_train=10, n_val=5, size=(48, 48))), candidates=["test_efficientnet:none@32"],
+                       out=str(tmp_path / "sel"), runs=5, time_budget=1, calib_images=8, cache_dir=str(tmp_path / "c"))  # fmt: skip
+    (m,) = select(cfg).candidates
+    assert [(c.max_fallback_nodes, c.max_acc_drop) for c in seen] == [(0, None)]
+    assert m.int8_ms is not None and m.int8_val_acc is not None  # INT8 is always timed, its accuracy reported

@@ -33,11 +33,18 @@ def deciding_latency(m: Measured) -> tuple[float | None, str]:
 
 def decide(measured: list[Measured], budget_ms: float | None) -> tuple[list[int], int, str, str]:
     """(front indices, chosen index, rule sentence, latency kind) over the candidates that were timed."""
-    usable = [i for i, m in enumerate(measured) if m.cv_acc is not None and deciding_latency(m)[0] is not None]
+    usable = [
+        i for i, m in enumerate(measured) if m.cv_acc is not None and deciding_latency(m)[0] is not None
+    ]
     if not usable:
-        raise EdgetlError("select: no candidate has both a CV accuracy and a latency; see the notes in select.json")
+        raise EdgetlError(
+            "select: no candidate has both a CV accuracy and a latency; see the notes in select.json"
+        )
     kinds = {deciding_latency(measured[i])[1] for i in usable}
-    points = [Point(measured[i].name, float(measured[i].cv_acc), float(deciding_latency(measured[i])[0])) for i in usable]  # type: ignore[arg-type]
+    points = [
+        Point(measured[i].name, float(measured[i].cv_acc), float(deciding_latency(measured[i])[0]))
+        for i in usable
+    ]  # type: ignore[arg-type]
     pick = choose(points, budget_ms)
     front = [usable[j] for j in pareto_front(points)]
     kind = "int8" if kinds == {"int8"} else "int8 where measured, else fp32"
@@ -92,4 +99,12 @@ def write_selection(sel: Selection, folder: Path) -> None:
     plot_png(sel, folder / SELECT_PNG)
 
 
-__all__ = ["SELECT_JSON", "SELECT_PNG", "Selection", "decide", "deciding_latency", "select", "write_selection"]
+__all__ = [
+    "SELECT_JSON",
+    "SELECT_PNG",
+    "Selection",
+    "decide",
+    "deciding_latency",
+    "select",
+    "write_selection",
+]

@@ -38,17 +38,25 @@ def parse_candidate(text: str, flag: str = "--candidates") -> Candidate:
 class SelectConfig:
     data: str | None = option(None, "image folder (DIR/train, DIR/val) or a built-in dataset name (digits)")
     val_split: float | None = option(None, "fraction of a flat DIR/<class> folder held out for validation")
-    candidates: list[str] = option(DEFAULT_CANDIDATES, "comma list of MODEL:WEIGHTS@SIZE (default: Lite0/1/2 at native size and +-32 px)")
-    latency_budget: float | None = option(None, "pick the most accurate candidate whose latency (ms, batch 1) is within this", metavar="MS")
+    candidates: list[str] = option(
+        DEFAULT_CANDIDATES, "comma list of MODEL:WEIGHTS@SIZE (default: Lite0/1/2 at native size and +-32 px)"
+    )
+    latency_budget: float | None = option(
+        None, "pick the most accurate candidate whose latency (ms, batch 1) is within this", metavar="MS"
+    )
     target: str = option("auto", "deployment target whose INT8 scheme is the latency that decides (auto: this CPU's: "
                          "cpu-x86, cpu-x86-avx2 without VNNI, cpu-arm)")  # fmt: skip
-    out: str = option("select", "output folder: select.json, select.png, each candidate's model and ONNX files")
+    out: str = option(
+        "select", "output folder: select.json, select.png, each candidate's model and ONNX files"
+    )
     seed: int = option(0, "seed of the CV folds and the val split")
     threads: int | None = option(None, "onnxruntime threads while timing (default: onnxruntime's)")
     runs: int = option(50, "timed batch-1 calls per model (fewer when --time-budget runs out)")
     time_budget: float = option(10.0, "seconds of timing per model at most")
     calib_images: int = option(64, "INT8 calibration images from the train split")
-    cache_dir: str | None = option(None, "feature cache folder (default: $EDGETL_CACHE_DIR or ~/.cache/edgetl/features)")
+    cache_dir: str | None = option(
+        None, "feature cache folder (default: $EDGETL_CACHE_DIR or ~/.cache/edgetl/features)"
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.candidates, str):

@@ -37,7 +37,9 @@ def pareto_front(points: list[Point]) -> list[int]:
         i
         for i, p in enumerate(points)
         if not any(
-            q.accuracy >= p.accuracy and q.latency_ms <= p.latency_ms and (q.accuracy, q.latency_ms) != (p.accuracy, p.latency_ms)
+            q.accuracy >= p.accuracy
+            and q.latency_ms <= p.latency_ms
+            and (q.accuracy, q.latency_ms) != (p.accuracy, p.latency_ms)
             for q in points
         )
     ]
@@ -62,7 +64,10 @@ def choose(points: list[Point], budget_ms: float | None = None, slack: float = D
                 f"{fastest.latency_ms:.2f} ms); raise the budget or add smaller candidates"
             )
         i = _best(points, within)
-        return Pick(i, f"--latency-budget {budget_ms:g} ms: the most accurate of the {len(within)} candidates within it")
+        return Pick(
+            i,
+            f"--latency-budget {budget_ms:g} ms: the most accurate of the {len(within)} candidates within it",
+        )
     front = pareto_front(points)
     limit = slack * points[front[0]].latency_ms
     near = [i for i in front if points[i].latency_ms <= limit]

@@ -1,6 +1,6 @@
 """A selection as text (table and a character plot for the terminal) and as a PNG (matplotlib).
 
-    print(table_text(sel)); print(terminal_plot(sel)); plot_png(sel, Path("select/select.png"))
+print(table_text(sel)); print(terminal_plot(sel)); plot_png(sel, Path("select/select.png"))
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ def _pct(v: float | None) -> str:
 
 def table_text(sel: Any) -> str:
     """One line per candidate: CV/val accuracy (probe), INT8 val accuracy, FP32/INT8 p50 ms, front (*), choice (<=)."""
-    head = f"{'candidate':<32} {'CV acc':>8} {'val acc':>8} {'int8 val':>8} {'fp32 ms':>8} {'int8 ms':>8}  front"
+    head = (
+        f"{'candidate':<32} {'CV acc':>8} {'val acc':>8} {'int8 val':>8} {'fp32 ms':>8} {'int8 ms':>8}  front"
+    )
     lines = [head, "-" * len(head)]
     for i, m in enumerate(sel.candidates):
         mark = ("*" if i in sel.front else " ") + ("  <= chosen" if i == sel.chosen_index else "")
@@ -73,10 +75,14 @@ def plot_png(sel: Any, path: Path) -> Path:
     for i, x, y in pts:
         style = "o" if i not in sel.front else "s"
         ax.plot(x, 100 * y, style, color="tab:red" if i == sel.chosen_index else "tab:blue")
-        ax.annotate(sel.candidates[i].name, (x, 100 * y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.annotate(
+            sel.candidates[i].name, (x, 100 * y), fontsize=7, xytext=(3, 3), textcoords="offset points"
+        )
     front = sorted((x, y) for i, x, y in pts if i in sel.front)
     if front:
-        ax.plot([f[0] for f in front], [100 * f[1] for f in front], "--", color="tab:blue", label="Pareto front")
+        ax.plot(
+            [f[0] for f in front], [100 * f[1] for f in front], "--", color="tab:blue", label="Pareto front"
+        )
     ax.set_xlabel(f"latency, ms (batch 1, {sel.latency})")
     ax.set_ylabel("probe CV accuracy on train, %")
     ax.set_title("chosen (red): " + sel.chosen.name, fontsize=9)
