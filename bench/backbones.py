@@ -138,7 +138,9 @@ def export_gated(run: Path) -> dict[str, Any]:
         "torch_val_acc": int8.get("torch_accuracy") or fp32.get("torch_accuracy"),
         "int8_agreement": int8.get("agreement"),
         "nodes_in_float": len(int8.get("nodes_in_float") or []),
-        "export_failures": [f"{p}: {'; '.join(x.get('failures') or [])}" for p, x in v.items() if x.get("passed") is False],
+        "export_failures": [
+            f"{p}: {'; '.join(x.get('failures') or [])}" for p, x in v.items() if x.get("passed") is False
+        ],
         "export_notes": notes,
         "export_error": error,
     }
@@ -152,7 +154,9 @@ def native_checkpoint(run: Path, size: int, out: Path) -> Path:
     model, meta = load_classifier(run)
     big = rebuild_at_size(meta.model, model.state_dict(), meta.num_classes, size)
     dc = {**meta.data_config, "input_size": (3, size, size)}
-    return save_checkpoint(out / "checkpoints" / "best.safetensors", big, dataclasses.replace(meta, data_config=dc))
+    return save_checkpoint(
+        out / "checkpoints" / "best.safetensors", big, dataclasses.replace(meta, data_config=dc)
+    )
 
 
 def _interleaved_ratio(slow: Any, fast: Any) -> float | None:
@@ -217,7 +221,10 @@ def run_family(name: str, s: Settings, work: Path, native: bool, reuse: bool = F
         except Exception as e:  # recorded per family and stage; the matrix goes on
             row["errors"][stage] = _why(e)
             row.setdefault("tracebacks", {})[stage] = traceback.format_exc(limit=6)
-        print(f"  {name} {stage}: {'FAILED ' + row['errors'][stage] if stage in row['errors'] else 'ok'}", flush=True)
+        print(
+            f"  {name} {stage}: {'FAILED ' + row['errors'][stage] if stage in row['errors'] else 'ok'}",
+            flush=True,
+        )
     row["seconds"] = round(time.perf_counter() - t0, 1)
     return row
 
@@ -249,8 +256,11 @@ def to_markdown(result: dict[str, Any]) -> str:
         "|---|---|---:|---|---|---|---:|---:|---:|---:|---|",
     ]
     for r in result["rows"]:
-        fp32 = "-" if "fp32_ok" not in r else ("ok" if r["fp32_ok"] else "FAILED") + (
-            f" ({r['fp32_max_abs_diff']:.1e})" if r.get("fp32_max_abs_diff") is not None else ""
+        fp32 = (
+            "-"
+            if "fp32_ok" not in r
+            else ("ok" if r["fp32_ok"] else "FAILED")
+            + (f" ({r['fp32_max_abs_diff']:.1e})" if r.get("fp32_max_abs_diff") is not None else "")
         )
         fp16 = "-" if "fp16_ok" not in r else ("ok" if r["fp16_ok"] else "FAILED")
         int8 = "-" if "int8_ok" not in r else (
@@ -293,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 epoch, shorter timing: a smoke run")
     ap.add_argument("--no-native", action="store_true", help="skip the native-size export and timing")
     ap.add_argument("--work", help="folder for runs and exports (default: a temporary folder)")
-    ap.add_argument("--reuse", action="store_true", help="reuse finished runs in --work: export and time again only")
+    ap.add_argument(
+        "--reuse", action="store_true", help="reuse finished runs in --work: export and time again only"
+    )
     ap.add_argument("--out", default=str(RESULTS), help="results folder (default bench/results)")
     args = ap.parse_args(argv)
     names = FAMILIES.names()
@@ -324,10 +336,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     for i, name in enumerate(names):
         print(f"[{i + 1}/{len(names)}] {name} ({FAMILIES.get(name).model})", flush=True)
-        result["rows"].append(run_family(name, s, work / name.replace("/", "_"), native=not args.no_native, reuse=args.reuse))
+        result["rows"].append(
+            run_family(name, s, work / name.replace("/", "_"), native=not args.no_native, reuse=args.reuse)
+        )
         result["loadavg_end"] = _load()
         result["seconds"] = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds())
-        path = _write(result, Path(args.out), stamp)  # after every family: a killed run keeps what it measured
+        path = _write(
+            result, Path(args.out), stamp
+        )  # after every family: a killed run keeps what it measured
     print(to_markdown(result))
     print(f"-> {path} ({result['seconds']} s, work folder {work})")
     return 0

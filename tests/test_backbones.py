@@ -164,7 +164,9 @@ def test_distilled_linear_probe_trains_the_heads_the_model_uses(make_image_folde
 
 
 def _train_tiny(name: str, data: Path, out: Path) -> Path:
-    kw = {k: v for k, v in TINY_TRAIN.items() if k != "drop_path"}  # the default --drop-path 0.1 must not crash
+    kw = {
+        k: v for k, v in TINY_TRAIN.items() if k != "drop_path"
+    }  # the default --drop-path 0.1 must not crash
     cfg = TrainConfig(
         data=str(data), out=str(out), cache_dir=str(out.parent / "cache"),
         **{**kw, "model": name, "img_size": SIZE, "lp_epochs": 1, "epochs": 1, "quiet": True},
@@ -207,7 +209,9 @@ def test_family_trains_exports_and_quantizes(family: str, family_data: Path, tmp
     if fam.tiny == "fastvit_t8":
         import onnx
 
-        assert any(n.startswith("reparameterized") for n in report["exporter_notes"]), report["exporter_notes"]
+        assert any(n.startswith("reparameterized") for n in report["exporter_notes"]), report[
+            "exporter_notes"
+        ]
         assert "BatchNormalization" not in {n.op_type for n in onnx.load(fp32["file"]).graph.node}
 
 
@@ -231,7 +235,9 @@ def test_reparameterization_matches_the_unfused_model(name: str) -> None:
     prep = prepare_for_export(model, images, ref)
     assert prep.reparameterized == reparameterizable(model) > 0
     assert prep.model is not model and sum(p.numel() for p in prep.model.parameters()) < n_params
-    scale = max(1.0, float(np.abs(ref).max()))  # a random MobileOne's logits reach ~1e11: the tolerance is relative
+    scale = max(
+        1.0, float(np.abs(ref).max())
+    )  # a random MobileOne's logits reach ~1e11: the tolerance is relative
     assert prep.max_abs_diff is not None and prep.max_abs_diff < 1e-4 * scale
     assert np.allclose(torch_logits(model, images), ref)  # the caller's model is untouched
     assert f"max abs logit diff {prep.max_abs_diff:.2e}" in prep.notes[0]

@@ -239,7 +239,9 @@ def test_error_other_layout_problems(make_image_folder, tmp_path):
     with pytest.raises(DataError, match=r"at least 2 images per class .*class 'a' has 1, 'b' has 1"):
         load_splits(tiny, val_split=0.2)
     small = make_image_folder(classes=("a", "b", "c"), n_train=2, n_val=0, split=False, name="small")
-    with pytest.raises(DataError, match=r"cannot split 6 images of 3 classes with --val-split 0.2 \(it holds out 2\)"):
+    with pytest.raises(
+        DataError, match=r"cannot split 6 images of 3 classes with --val-split 0.2 \(it holds out 2\)"
+    ):
         load_splits(small, val_split=0.2)
 
 

@@ -728,7 +728,9 @@ def test_sigkill_during_export_never_leaves_a_truncated_onnx(server, export_run,
     began = time.monotonic()
     assert child.ok, child.text()
     assert assert_only_complete_onnx(out) == [fp32, int8]
-    assert _temps(out) == []  # the killed writers' temp files went with the next complete export (issue 12 #11)
+    assert (
+        _temps(out) == []
+    )  # the killed writers' temp files went with the next complete export (issue 12 #11)
     window = child.ended - began
     rng, kills, tries = random.Random(fault_seed()), [], 0
     while len(kills) < 2 and tries < 6:

@@ -29,7 +29,9 @@ def test_matches_the_cv_tuned_reference_and_records_the_grid(digits):
     xtr, xva, ytr, yva = digits
     fit = solve_probe(xtr, ytr, num_classes=10, grid=GRID, folds=3)
     ref = LogisticRegression(C=fit.C, max_iter=2000).fit(xtr, ytr)
-    assert _acc(fit, xva, yva) == pytest.approx(ref.score(xva, yva), abs=1.5 / len(yva))  # converged fits: at most one image apart
+    assert _acc(fit, xva, yva) == pytest.approx(
+        ref.score(xva, yva), abs=1.5 / len(yva)
+    )  # converged fits: at most one image apart
     assert [r["C"] for r in fit.grid] == list(GRID)
     assert fit.cv_acc == max(r["cv_acc"] for r in fit.grid)
     assert fit.C == next(r["C"] for r in fit.grid if r["cv_acc"] == fit.cv_acc)  # ties: strongest L2

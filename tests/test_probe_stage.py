@@ -39,7 +39,11 @@ def solved_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         write_images(root / "data" / "train" / cls, COLORS[i], 12, (40, 32), seed=i)
         write_images(root / "data" / "val" / cls, COLORS[i], 6, (40, 32), seed=100 + i)
     run, cache = root / "run", root / "cache"
-    train(TrainConfig(data=str(root / "data"), out=str(run), cache_dir=str(cache), mode="linear-probe", **SOLVED))
+    train(
+        TrainConfig(
+            data=str(root / "data"), out=str(run), cache_dir=str(cache), mode="linear-probe", **SOLVED
+        )
+    )
     return run, cache
 
 
@@ -56,7 +60,9 @@ def test_solved_probe_is_one_row_with_its_choice_recorded(solved_run: tuple[Path
     assert rec.folds == 5 and rec.cv_acc == max(g.cv_acc for g in rec.grid)
     assert rec.num_train == 36 and rec.heads == 1
     assert rec.val_acc == pytest.approx(float(table[0]["val_acc"]))
-    assert rec.scale is not None and 0 < rec.scale <= 1  # the solved logits as handed on (label smoothing 0.1)
+    assert (
+        rec.scale is not None and 0 < rec.scale <= 1
+    )  # the solved logits as handed on (label smoothing 0.1)
 
 
 def test_saved_head_is_scikit_learns_fit_at_the_chosen_C(solved_run: tuple[Path, Path]) -> None:

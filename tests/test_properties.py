@@ -159,7 +159,9 @@ def test_metadata_examples_reached_both_outcomes() -> None:
     if COUNTS["loaded"] + COUNTS["refused"] < EXAMPLES:
         pytest.skip("run together with test_random_metadata_values_load_and_predict_or_one_line")
     assert COUNTS["loaded"] >= 20 and COUNTS["refused"] >= 100, COUNTS
-    print(f"random metadata: {COUNTS['loaded']} loaded and predicted, {COUNTS['refused']} refused in one line")
+    print(
+        f"random metadata: {COUNTS['loaded']} loaded and predicted, {COUNTS['refused']} refused in one line"
+    )
 
 
 # ------------------------------------------------------------------------------ --config files
@@ -263,7 +265,9 @@ def test_random_config_files_are_exit_2_with_one_line(command, no_work) -> None:
     kinds = {
         "not text": sum("not UTF-8" in x or "NUL bytes" in x for x in seen),
         "not YAML": sum("not valid YAML" in x for x in seen),
-        "wrong key or value": sum(any(w in x for w in ("unknown key", "expected", "is not one of")) for x in seen),
+        "wrong key or value": sum(
+            any(w in x for w in ("unknown key", "expected", "is not one of")) for x in seen
+        ),
         "parsed and typed": sum("--val-split must be" in x for x in seen),
     }
     assert min(kinds.values()) >= 5, kinds  # every layer of checks was reached, not one early exit
@@ -294,4 +298,6 @@ def test_bad_metadata_exits_2_with_one_line_from_the_real_cli(tiny, tmp_path) ->
     img = tmp_path / "a.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img)
     code, lines = _subprocess(["predict", str(path), str(img)])
-    assert code == 2 and len(lines) == 1 and "edgetl.std must be 3 finite numbers >= 0.0001" in lines[0], lines
+    assert code == 2 and len(lines) == 1 and "edgetl.std must be 3 finite numbers >= 0.0001" in lines[0], (
+        lines
+    )

@@ -27,7 +27,9 @@ def test_default_rule_is_the_most_accurate_front_member_within_1_5x_the_fastest(
 def test_latency_budget_changes_the_choice() -> None:
     assert [PTS[choose(PTS, budget_ms=b).index].name for b in (2.0, 3.0, 5.0, 10.0)] == ["a", "b", "b", "d"]
     assert "--latency-budget 5 ms" in choose(PTS, budget_ms=5.0).rule
-    with pytest.raises(EdgetlError, match=r"--latency-budget 1 ms: no candidate is that fast \(fastest: a at 2.00 ms\)"):
+    with pytest.raises(
+        EdgetlError, match=r"--latency-budget 1 ms: no candidate is that fast \(fastest: a at 2.00 ms\)"
+    ):
         choose(PTS, budget_ms=1.0)
 
 
@@ -46,7 +48,9 @@ points = st.lists(
 @given(points, st.one_of(st.none(), st.floats(0.1, 100)))
 def test_pick_is_never_beaten_on_both_counts_within_its_rule(pts: list[Point], budget: float | None) -> None:
     front = pareto_front(pts)
-    assert front and all(not (q.accuracy > pts[i].accuracy and q.latency_ms < pts[i].latency_ms) for i in front for q in pts)
+    assert front and all(
+        not (q.accuracy > pts[i].accuracy and q.latency_ms < pts[i].latency_ms) for i in front for q in pts
+    )
     try:
         pick = choose(pts, budget_ms=budget)
     except EdgetlError:

@@ -229,7 +229,9 @@ def test_amp_auto_is_bf16_or_fp16_on_cuda_and_none_on_cpu() -> None:
     assert TrainConfig().amp == "auto"
     from edgetl.train.speed import cpu_has_bf16
 
-    assert resolve_amp("auto", torch.device("cpu")) == ("bf16" if cpu_has_bf16() else "none")  # AVX-512 BF16/AMX
+    assert resolve_amp("auto", torch.device("cpu")) == (
+        "bf16" if cpu_has_bf16() else "none"
+    )  # AVX-512 BF16/AMX
     assert resolve_amp("fp16", torch.device("cpu")) == "none"
     if torch.cuda.is_available():
         want = "bf16" if torch.cuda.is_bf16_supported() else "fp16"

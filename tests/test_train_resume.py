@@ -71,7 +71,9 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(data: Path, tmp_pat
     victim = _edgetl("--data", str(data), "--out", str(cut), *ARGS, cache=cache)
     deadline = time.monotonic() + 240
     while _n_rows(cut) < 2 and victim.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)  # wait for the first fine-tuning epoch (global epoch 2, after the solved probe) to be written
+        time.sleep(
+            0.01
+        )  # wait for the first fine-tuning epoch (global epoch 2, after the solved probe) to be written
     time.sleep(0.1)  # ... and land inside the next one
     assert victim.poll() is None, "the run ended before it could be killed; make the epochs longer"
     victim.send_signal(signal.SIGKILL)
@@ -95,7 +97,9 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(data: Path, tmp_pat
     from edgetl.runfolder import read_probe
 
     solved = [read_probe(r) for r in (cut, full)]
-    assert [(p.C, p.cv_acc, p.grid, p.val_acc) for p in solved][0] == [(p.C, p.cv_acc, p.grid, p.val_acc) for p in solved][1]
+    assert [(p.C, p.cv_acc, p.grid, p.val_acc) for p in solved][0] == [
+        (p.C, p.cv_acc, p.grid, p.val_acc) for p in solved
+    ][1]
     best_full = load_file(str(full / "checkpoints" / "best.safetensors"))
     best_cut = load_file(str(cut / "checkpoints" / "best.safetensors"))
     assert best_full.keys() == best_cut.keys()

@@ -44,8 +44,7 @@ def _finetune(data: Path, seen: list[dict], **kw):
         x = args[0]
         seen.append(
             {
-                "channels_last": x.is_contiguous(memory_format=torch.channels_last)
-                and not x.is_contiguous(),
+                "channels_last": x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous(),
                 "autocast": torch.is_autocast_enabled("cpu"),
                 "out_dtype": out.dtype,
                 "grad": module.weight.requires_grad,
@@ -55,7 +54,9 @@ def _finetune(data: Path, seen: list[dict], **kw):
     model.conv_stem.register_forward_hook(hook)
     rep = Reporter(quiet=True)
     ctx = FitContext.for_run(cfg, model, CPU, rep, total_epochs=1)
-    rctx = RunnerContext(cfg=cfg, splits=splits, data_config=info.data_config, device=CPU, num_workers=0, reporter=rep)
+    rctx = RunnerContext(
+        cfg=cfg, splits=splits, data_config=info.data_config, device=CPU, num_workers=0, reporter=rep
+    )
     runner = FinetuneRunner(rctx)
     run_stage(ctx, runner, finetune_stage(cfg), 0, EarlyStopping("val_acc", 0), 1)
     return model, before, runner
@@ -163,7 +164,9 @@ def test_default_levers_repeat_exactly_with_a_seed(make_image_folder, tmp_path: 
     results = []
     for name in ("a", "b"):
         out = tmp_path / name
-        res = train(TrainConfig(data=str(data), out=str(out), cache_dir=str(tmp_path / f"cache-{name}"), **kw))
+        res = train(
+            TrainConfig(data=str(data), out=str(out), cache_dir=str(tmp_path / f"cache-{name}"), **kw)
+        )
         state, _ = read_checkpoint(out)
         results.append((res.best_metrics, state))
     (m1, s1), (m2, s2) = results

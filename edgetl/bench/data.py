@@ -44,9 +44,7 @@ def find_images(args: Iterable[str | os.PathLike]) -> tuple[list[Target], list[t
         if p.is_dir():
             files = walk_images(p)
             if not files:
-                problems.append(
-                    (str(p), f"no {extensions_text()} files in this folder")
-                )
+                problems.append((str(p), f"no {extensions_text()} files in this folder"))
             targets.extend(Target(f, p) for f in files)
         elif p.exists():
             targets.append(Target(p, None))

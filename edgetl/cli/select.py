@@ -24,7 +24,9 @@ DESCRIPTION = (
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from edgetl.select.config import SelectConfig
 
-    return add_subcommand(subparsers, "select", SelectConfig, (HELP, DESCRIPTION), {"--quiet": "print only the results"})
+    return add_subcommand(
+        subparsers, "select", SelectConfig, (HELP, DESCRIPTION), {"--quiet": "print only the results"}
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -167,10 +167,16 @@ def to_markdown(r: ExportReport) -> str:
                 f"val top-1 {100 * s['accuracy']:.2f}%{agree}{' (budget holds)' if s['passed'] else ''}"
             )
         if v.int8_policy:
-            lines.append("- INT8 policy: " + "; ".join(f"{a['rule']} x{a['count']}: {a['action']}" for a in v.int8_policy))
+            lines.append(
+                "- INT8 policy: "
+                + "; ".join(f"{a['rule']} x{a['count']}: {a['action']}" for a in v.int8_policy)
+            )
         if v.op_profile:
             p = v.op_profile
-            top = {k: ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in p[k][:4]) for k in ("int8_ops", "fp32_ops")}
+            top = {
+                k: ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in p[k][:4])
+                for k in ("int8_ops", "fp32_ops")
+            }
             lines.append(
                 f"- speed check (batch 1, {p['threads']} threads, load {p['loadavg'][0]:.1f}): INT8 {p['ratio']:.2f}x FP32"
                 f"{' (SLOWER)' if p['ratio'] < 1 else ''}; time by op, INT8: {top['int8_ops']}; FP32: {top['fp32_ops']}"

@@ -173,7 +173,9 @@ def create_classifier(
     if img_size:
         data_config["input_size"] = (3, int(img_size), int(img_size))
     notes = dropped_notes(name, dropped, optional)
-    return model, ModelInfo(model=name, weights=weights, data_config=data_config, dropped=dropped, notes=notes)
+    return model, ModelInfo(
+        model=name, weights=weights, data_config=data_config, dropped=dropped, notes=notes
+    )
 
 
 def _load_backbone_state(model: Any, state: dict[str, Any], origin: str) -> None:

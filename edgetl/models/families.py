@@ -35,7 +35,9 @@ for _name, _family in {
     "MobileNetV3": Family(
         "mobilenetv3_small_100", "mobilenetv3_small_050", "hard-swish / hard-sigmoid, squeeze-excite"
     ),
-    "MobileNetV4": Family("mobilenetv4_conv_small", "mobilenetv4_conv_small_035", "universal inverted bottleneck"),
+    "MobileNetV4": Family(
+        "mobilenetv4_conv_small", "mobilenetv4_conv_small_035", "universal inverted bottleneck"
+    ),
     "EfficientNet-B0": Family("efficientnet_b0", "test_efficientnet", "SiLU + squeeze-excite"),
     "EfficientNet-Lite0": Family(
         "tf_efficientnet_lite0",
@@ -47,13 +49,20 @@ for _name, _family in {
     "RegNet": Family("regnetx_002", "regnetx_002", "grouped convolutions"),
     "GhostNet": Family("ghostnet_050", "ghostnet_050", "takes no drop_path_rate"),
     "ConvNeXt": Family("convnext_atto", "test_convnext", "7x7 depthwise, LayerNorm, GELU"),
-    "FastViT": Family("fastvit_t8", "fastvit_t8", "re-parameterized before export (RepMixer, MobileOne blocks)"),
+    "FastViT": Family(
+        "fastvit_t8", "fastvit_t8", "re-parameterized before export (RepMixer, MobileOne blocks)"
+    ),
     "EfficientViT": Family("efficientvit_b0", "efficientvit_b0", "ReLU linear attention, no drop_path_rate"),
     "MobileViT": Family("mobilevit_xxs", "mobilevit_xxs", "conv + transformer blocks, SiLU"),
     "DeiT/ViT-Tiny": Family(
-        "deit_tiny_patch16_224", "deit_tiny_patch16_224", "img_size fixed at creation, MatMul attention, GELU, LayerNorm", lr=5e-4
+        "deit_tiny_patch16_224",
+        "deit_tiny_patch16_224",
+        "img_size fixed at creation, MatMul attention, GELU, LayerNorm",
+        lr=5e-4,
     ),
-    "LeViT": Family("levit_128s", "levit_128s", "two heads (distillation), attention biases sized at creation", lr=1e-3),
+    "LeViT": Family(
+        "levit_128s", "levit_128s", "two heads (distillation), attention biases sized at creation", lr=1e-3
+    ),
 }.items():
     FAMILIES.register(_name, _family)
 

@@ -31,7 +31,13 @@ def selection_section(run: RunData) -> Section:
                            Table(HEADERS, rows, caption=cap, id="table-selection")]  # fmt: skip
     blocks += [Text(f"{m.name}: {m.note}") for m in sel.candidates if m.note]
     if run.folder.selection_png.is_file():
-        blocks.append(Image(run.folder.selection_png, "selection plot", "CV accuracy vs latency, Pareto front (select.png)."))
+        blocks.append(
+            Image(
+                run.folder.selection_png,
+                "selection plot",
+                "CV accuracy vs latency, Pareto front (select.png).",
+            )
+        )
     sec.blocks += blocks
     return sec
 

@@ -1,7 +1,7 @@
 """probe.json: how the solved probe chose its L2 strength (written by `edgetl.train.probe_stage`).
 
-    rec = read_probe("runs/ants")      # ProbeRecord
-    rec.C, rec.cv_acc, rec.grid[0].cv_acc
+rec = read_probe("runs/ants")      # ProbeRecord
+rec.C, rec.cv_acc, rec.grid[0].cv_acc
 """
 
 from __future__ import annotations

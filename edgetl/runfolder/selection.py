@@ -1,7 +1,7 @@
 """select.json: why a `--model auto` run trains the model it trains (written by `edgetl.select.auto`).
 
-    sel = read_selection("runs/ants")     # edgetl.select.record.Selection
-    sel.chosen.name, sel.rule, sel.front
+sel = read_selection("runs/ants")     # edgetl.select.record.Selection
+sel.chosen.name, sel.rule, sel.front
 """
 
 from __future__ import annotations

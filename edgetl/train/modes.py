@@ -56,7 +56,9 @@ MODES: Registry[Callable[[StageOptions], list[Stage]]] = Registry("training mode
 def probe_stage(cfg: StageOptions) -> Stage:
     min_lr = min(cfg.min_lr, cfg.lp_lr)
     if cfg.probe_solver == "lbfgs":  # solved to the optimum: one row in metrics.csv
-        return Stage("probe", "probe", epochs=1, lr=cfg.lp_lr, min_lr=min_lr, solver="lbfgs", sgd_epochs=cfg.lp_epochs)
+        return Stage(
+            "probe", "probe", epochs=1, lr=cfg.lp_lr, min_lr=min_lr, solver="lbfgs", sgd_epochs=cfg.lp_epochs
+        )
     return Stage("probe", "probe", epochs=cfg.lp_epochs, lr=cfg.lp_lr, min_lr=min_lr)
 
 

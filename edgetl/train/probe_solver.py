@@ -110,7 +110,10 @@ def solve_probe(
             mean, std = scores.mean(axis=0), scores.std(axis=0)
             best = int(np.argmax(mean))  # first maximum: the strongest regularization among ties
             c, cv_acc, note = grid[best], float(mean[best]), ""
-            rows = [{"C": g, "cv_acc": float(m), "cv_std": float(s)} for g, m, s in zip(grid, mean, std, strict=True)]
+            rows = [
+                {"C": g, "cv_acc": float(m), "cv_std": float(s)}
+                for g, m, s in zip(grid, mean, std, strict=True)
+            ]
             if float(model.C_[0]) != c:  # refit at exactly the reported C
                 model = LogisticRegression(C=c, max_iter=max_iter).fit(x, y)
         else:

@@ -103,7 +103,9 @@ def solve_stage(
     f = runner.features
     fit = solve_probe(f.train_x.numpy(), f.train_y.numpy(), num_classes=heads[0].out_features, seed=ctx.seed)
     logits = f.train_x.double().numpy() @ fit.weight.T.astype(np.float64) + fit.bias
-    scale = fit_scale(logits, f.train_y.numpy(), runner.criterion)  # the stage's loss (label smoothing) along the fit
+    scale = fit_scale(
+        logits, f.train_y.numpy(), runner.criterion
+    )  # the stage's loss (label smoothing) along the fit
     load_solution(heads, scale * fit.weight, scale * fit.bias)
     train = train_metrics(ctx, f.train_x, f.train_y)
     scores, labels = predict(ctx, ctx.model, runner)
@@ -115,10 +117,14 @@ def solve_stage(
                "num_train": int(len(f.train_x)), **train, **val}  # fmt: skip
     state = StageState(epochs_done=1)
     if on_epoch is not None:
-        end = EpochEnd(row, improved, True, ctx.model, state, scores, labels, time.perf_counter(), probe=summary)
+        end = EpochEnd(
+            row, improved, True, ctx.model, state, scores, labels, time.perf_counter(), probe=summary
+        )
         on_epoch(end)
     cv = "no CV" if fit.cv_acc is None else f"CV acc {100 * fit.cv_acc:.2f}% ({fit.folds}-fold)"
-    ctx.reporter.info(f"probe solved (L-BFGS): C={fit.C:.3g}, {cv}, logits x {scale:.3g}, {fit.seconds:.1f} s")
+    ctx.reporter.info(
+        f"probe solved (L-BFGS): C={fit.C:.3g}, {cv}, logits x {scale:.3g}, {fit.seconds:.1f} s"
+    )
     ctx.reporter.info(format_epoch(row, ctx.total_epochs, improved))
     return state
 
