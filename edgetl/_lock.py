@@ -177,8 +177,8 @@ def live_holder(folder: str | os.PathLike) -> str | None:
         os.kill(pid, 0)
     except ProcessLookupError:  # killed holders leave their lock file behind; the kernel dropped the lock
         return None
-    except PermissionError:  # alive, another user's
-        pass
+    except PermissionError:  # alive, another user's: still the holder
+        return _holder(path)
     return _holder(path)
 
 
