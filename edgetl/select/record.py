@@ -9,7 +9,7 @@ One schema for `edgetl select`'s OUT/select.json and a `--model auto` run's RUN_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from edgetl.select.measure import Measured
@@ -39,11 +39,11 @@ class Selection:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Selection:
-        names = {f.name for f in fields(Measured)}
-        cands = [Measured(**{k: v for k, v in c.items() if k in names}) for c in d["candidates"]]
-        sel = cls(cands, [int(i) for i in d["front"]], int(d["chosen_index"]), str(d["rule"]), str(d["latency"]),
-                  float(d["seconds"]), str(d["data"]), dict(d.get("config") or {}), dict(d.get("applied") or {}))  # fmt: skip
-        if not 0 <= sel.chosen_index < len(cands) or any(not 0 <= i < len(cands) for i in sel.front):
+        from edgetl.runfolder.schema import record  # the one typed reader of run-folder records
+
+        sel = record(cls, d)
+        n = len(sel.candidates)
+        if not 0 <= sel.chosen_index < n or any(not 0 <= i < n for i in sel.front):
             raise ValueError("chosen_index/front point outside the candidate list")
         return sel
 
