@@ -38,11 +38,11 @@ from conftest import COLORS, write_images
 KILLS = 3  # random SIGKILLs per training run (the issue: "several times, in a loop bounded in time")
 TRAIN_ARGS = [
     "--model", "test_efficientnet", "--pretrained", "none", "--img-size", "48", "--mode", "lp-ft",
-    "--lp-epochs", "3", "--lp-lr", "0.05", "--epochs", "6", "--lr", "0.01", "--warmup-epochs", "1",
+    "--probe-solver", "sgd", "--lp-epochs", "3", "--lp-lr", "0.05", "--epochs", "6", "--lr", "0.01", "--warmup-epochs", "1",
     "--batch-size", "4", "--auto-augment", "none", "--mixup", "0.2", "--drop-path", "0.1",
     "--ema", "--ema-decay", "0.9", "--patience", "0", "--num-workers", "0",
 ]  # fmt: skip
-EPOCHS = 9
+EPOCHS = 9  # 3 SGD probe epochs (mid-stage kills and resumes there too) + 6 fine-tuning
 LABELS = ["a", "b"]
 
 # ----------------------------------------------------------------------------------- fork server

@@ -25,6 +25,19 @@ def _acc(fit, x, y):
     return float(((x @ fit.weight.T + fit.bias).argmax(1) == y).mean())
 
 
+def test_defaults_are_scikit_learns_logistic_regression_cv_defaults(digits):
+    """The recipe suite's reference is LogisticRegressionCV(cv=5) at its own defaults: the default
+    probe is that fit (same C, same predictions), so it can never score below it on the same split."""
+    from sklearn.linear_model import LogisticRegressionCV
+
+    xtr, xva, ytr, yva = digits
+    xtr, ytr = xtr[:400], ytr[:400]  # small enough for 10 C values x 5 folds in a few seconds
+    fit = solve_probe(xtr, ytr, num_classes=10)
+    ref = LogisticRegressionCV(cv=5, max_iter=5000).fit(xtr, ytr)
+    assert fit.C == pytest.approx(float(ref.C_[0])) and fit.folds == 5 and len(fit.grid) == 10
+    np.testing.assert_array_equal((xva @ fit.weight.T + fit.bias).argmax(1), ref.predict(xva))
+
+
 def test_matches_the_cv_tuned_reference_and_records_the_grid(digits):
     xtr, xva, ytr, yva = digits
     fit = solve_probe(xtr, ytr, num_classes=10, grid=GRID, folds=3)

@@ -51,7 +51,7 @@ def test_solved_probe_is_one_row_with_its_choice_recorded(solved_run: tuple[Path
     from edgetl.runfolder import read_probe
     from edgetl.train.probe_solver import DEFAULT_GRID
 
-    assert TrainConfig().probe_solver == "sgd"  # opt-in: see train/README.md
+    assert TrainConfig().probe_solver == "lbfgs"  # the default since issue 11
     run, _ = solved_run
     table = rows(run)
     assert [(r["epoch"], r["stage"], r["best"]) for r in table] == [("1", "probe", "1")]

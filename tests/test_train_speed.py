@@ -48,6 +48,9 @@ def _finetune(data: Path, seen: list[dict], **kw):
                 "autocast": torch.is_autocast_enabled("cpu"),
                 "out_dtype": out.dtype,
                 "grad": module.weight.requires_grad,
+                "size": x.shape[-1],
+                "batch": x.shape[0],
+                "training": module.training,
             }
         )
 
@@ -110,6 +113,42 @@ def test_layers_below_the_freeze_scale_get_no_gradient(data: Path) -> None:
     model, before, _ = _finetune(data, seen, layer_decay=0.8, freeze_lr_scale=0.0)
     assert all(s["grad"] for s in seen)
     assert not torch.equal(model.conv_stem.weight.detach(), before["conv_stem.weight"])
+
+
+def test_progressive_sizes_grow_to_the_full_size_in_the_last_epoch() -> None:
+    assert speed_mod.progressive_sizes(224, 4, 0.6) == [128, 160, 192, 224]
+    assert speed_mod.progressive_sizes(224, 4, 1.0) == [224] * 4  # off
+    assert speed_mod.progressive_sizes(224, 1, 0.6) == [224]  # one epoch: full size
+    assert speed_mod.progressive_sizes(64, 3, 0.1) == [32, 32, 64]  # never below one stride
+    assert speed_mod.progressive_sizes(200, 2, 0.5) == [96, 200]  # the last epoch exactly the input size
+
+
+def test_progressive_resizing_trains_small_first_and_validates_at_full_size(data: Path) -> None:
+    seen: list[dict] = []
+    _finetune(data, seen, img_size=64, epochs=2, warmup_epochs=0, progressive=0.5)
+    train_sizes = [s["size"] for s in seen if s["training"]]
+    assert train_sizes[0] == 32 and train_sizes[-1] == 64 and set(train_sizes) == {32, 64}
+    # eval-mode forwards: validation at 64 px, and one zero image at 32 px (`accepts_size`'s check)
+    assert sorted({(s["size"], s["batch"] == 1) for s in seen if not s["training"]}) == [(32, True), (64, False)]
+    seen.clear()
+    _finetune(data, seen, img_size=64, epochs=2, warmup_epochs=0)  # the default: off
+    assert {s["size"] for s in seen} == {64}
+
+
+def test_progressive_resizing_is_off_for_a_model_with_a_fixed_input_size() -> None:
+    import timm
+
+    from edgetl.train.runners import accepts_size
+
+    vit = timm.create_model("vit_tiny_patch16_224", img_size=64, num_classes=2)  # fixed at creation
+    assert not accepts_size(vit, 32, CPU) and accepts_size(vit, 64, CPU)
+    cnn = timm.create_model("test_efficientnet", num_classes=2)
+    assert accepts_size(cnn, 32, CPU)
+
+
+def test_progressive_is_validated() -> None:
+    with pytest.raises(ConfigError, match="--progressive"):
+        TrainConfig(progressive=0.0)
 
 
 def test_freeze_lr_scale_is_validated() -> None:

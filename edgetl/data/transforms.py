@@ -104,4 +104,17 @@ def build_transform(data_config: dict[str, Any], train: bool, aug: AugmentConfig
         ) from None
 
 
-__all__ = ["AUTO_AUGMENT_ALIASES", "AugmentConfig", "build_transform"]
+def set_crop_size(transform: Callable, size: int) -> bool:
+    """Make the train transform's random-resized crop output `size` px; False when it has none.
+
+    Progressive resizing (`edgetl.train.speed.progressive_sizes`) changes only this step: the
+    augmentation policy and normalization stay as timm built them.
+    """
+    for step in getattr(transform, "transforms", []):
+        if "RandomResizedCrop" in type(step).__name__ and hasattr(step, "size"):
+            step.size = (size, size)
+            return True
+    return False
+
+
+__all__ = ["AUTO_AUGMENT_ALIASES", "AugmentConfig", "build_transform", "set_crop_size"]

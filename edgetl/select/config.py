@@ -49,7 +49,7 @@ class SelectConfig:
     out: str = option(
         "select", "output folder: select.json, select.png, each candidate's model and ONNX files"
     )
-    seed: int = option(0, "seed of the CV folds and the val split")
+    seed: int = option(0, "seed of the val split (--val-split); the CV folds are fixed (scikit-learn's cv=5)")
     threads: int | None = option(None, "onnxruntime threads while timing (default: onnxruntime's)")
     runs: int = option(50, "timed batch-1 calls per model (fewer when --time-budget runs out)")
     time_budget: float = option(10.0, "seconds of timing per model at most")

@@ -115,7 +115,7 @@ def probe(cand: Candidate, splits: Any, opts: MeasureOptions, rep: Reporter) -> 
         raise EdgetlError(
             f"select: {cand.name}: its head is not a linear layer; the solved probe cannot score it"
         )
-    fit = solve_probe(feats.train_x.numpy(), feats.train_y.numpy(), len(splits.classes), seed=opts.seed)
+    fit = solve_probe(feats.train_x.numpy(), feats.train_y.numpy(), len(splits.classes))
     load_solution(heads, fit.weight, fit.bias)
     logits = feats.val_x.double().numpy() @ fit.weight.T.astype(np.float64) + fit.bias
     return model, info, (fit, float((logits.argmax(1) == feats.val_y.numpy()).mean()))

@@ -333,6 +333,9 @@ def run_stage(
         start = time.perf_counter()
         seed = epoch_seed(ctx.seed, stage_index, epoch)
         generator = seed_everything(seed)  # data order: the same on every rank
+        note = runner.begin_epoch(model, epoch, stage.epochs)
+        if note:
+            ctx.reporter.info(note)
         if distributed.rank() > 0:
             seed_everything(distributed.mix_seed(seed, distributed.rank()))  # own augmentation and dropout
         train, state.updates = train_epoch(

@@ -8,7 +8,7 @@ the solved head: same predictions, but fine-tuning (lp-ft) no longer starts from
 plain-CE training loss of a solved head, whose huge logits made its first epoch collapse on digits.
 The fit reads only the training features;
 under torchrun every rank holds all of them (gathered by the feature cache) and the solver runs
-single-threaded and seeded, so every rank loads the same head without a collective. The row goes
+single-threaded on fixed folds, so every rank loads the same head without a collective. The row goes
 through the same `on_epoch` as an SGD epoch, so checkpoints, metrics.csv, early stopping's best
 epoch and `--resume` behave alike; `EpochEnd.probe` carries the fit's summary (probe.json).
 A model whose head is not one `nn.Linear` (or several, as the distilled models' tied heads, which
@@ -101,7 +101,7 @@ def solve_stage(
     stopper.start_stage()
     start = time.perf_counter()
     f = runner.features
-    fit = solve_probe(f.train_x.numpy(), f.train_y.numpy(), num_classes=heads[0].out_features, seed=ctx.seed)
+    fit = solve_probe(f.train_x.numpy(), f.train_y.numpy(), num_classes=heads[0].out_features)
     logits = f.train_x.double().numpy() @ fit.weight.T.astype(np.float64) + fit.bias
     scale = fit_scale(
         logits, f.train_y.numpy(), runner.criterion

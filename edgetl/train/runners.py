@@ -144,6 +144,24 @@ class Runner(Evaluator):
         """Inputs and loss targets for a training batch (mixup/cutmix where enabled)."""
         return x, y
 
+    def begin_epoch(self, model: nn.Module, epoch: int, epochs: int) -> str | None:
+        """Set up the stage's `epoch` of `epochs` (0-based) before its batches; a note for the log, or None."""
+        return None
+
+
+@torch.inference_mode()
+def accepts_size(model: nn.Module, size: int, device: torch.device) -> bool:
+    """Whether `model` runs on a `size` x `size` image (ViT-style models fix theirs at creation)."""
+    was = model.training
+    model.eval()
+    try:
+        model(torch.zeros(1, 3, size, size, device=device))
+        return True
+    except (AssertionError, RuntimeError, ValueError):
+        return False
+    finally:
+        model.train(was)
+
 
 RUNNERS: Registry[Callable[[RunnerContext], Runner]] = Registry("stage kind")
 
@@ -264,6 +282,7 @@ class FinetuneRunner(Runner):
         # Mixup needs full even batches; training-mode BatchNorm cannot take a batch of one
         # (under torchrun: a share of one on any rank, which `min_share` rules out).
         bn_trains = not cfg.freeze_bn
+        self.sizes: list[int] | None = None  # train crop size per epoch (--progressive), set by begin_epoch
         self.min_share = 2 if bn_trains else 1
         self.drop_last = self.mixup is not None or (world == 1 and n % self.batch_size == 1 and bn_trains)
 
@@ -323,6 +342,39 @@ class FinetuneRunner(Runner):
 
     def mix(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.mixup(x, y) if self.mixup is not None else (x, y)
+
+    def begin_epoch(self, model: nn.Module, epoch: int, epochs: int) -> str | None:
+        """Progressive resizing (--progressive): this epoch's train crop size; a note on the first epoch."""
+        from edgetl.data.transforms import set_crop_size
+
+        note = None
+        if self.sizes is None:  # planned once per process (a resumed stage plans the same sizes)
+            self.sizes, note = self._plan_sizes(model, epochs)
+        set_crop_size(self.train_ds.transform, self.sizes[min(epoch, len(self.sizes) - 1)])
+        return note
+
+    def _plan_sizes(self, model: nn.Module, epochs: int) -> tuple[list[int], str | None]:
+        from edgetl.data.transforms import set_crop_size
+        from edgetl.train.speed import progressive_sizes
+
+        _, h, w = self.ctx.data_config["input_size"]
+        start = self.cfg.progressive
+        if start >= 1 or epochs <= 1:
+            return [h] * epochs, None
+        if h != w or not set_crop_size(self.train_ds.transform, h):
+            return [
+                h
+            ] * epochs, f"progressive resizing off: needs a square random-resized crop (input {h}x{w})"
+        sizes = progressive_sizes(h, epochs, start)
+        if not accepts_size(model, min(sizes), self.ctx.device):
+            return [h] * epochs, (
+                f"progressive resizing off: {type(model).__name__} takes only {h}x{w} inputs (fixed at creation)"
+            )
+        px = ", ".join(str(s) for s in sizes)
+        return (
+            sizes,
+            f"progressive resizing: fine-tuning epochs train at {px} px (validation at {h}; --progressive 1 = off)",
+        )
 
     def failed(self) -> list[tuple[str, str]]:
         return [*self.train_ds.failed, *self.val_ds.failed]
