@@ -129,7 +129,10 @@ def test_progressive_resizing_trains_small_first_and_validates_at_full_size(data
     train_sizes = [s["size"] for s in seen if s["training"]]
     assert train_sizes[0] == 32 and train_sizes[-1] == 64 and set(train_sizes) == {32, 64}
     # eval-mode forwards: validation at 64 px, and one zero image at 32 px (`accepts_size`'s check)
-    assert sorted({(s["size"], s["batch"] == 1) for s in seen if not s["training"]}) == [(32, True), (64, False)]
+    assert sorted({(s["size"], s["batch"] == 1) for s in seen if not s["training"]}) == [
+        (32, True),
+        (64, False),
+    ]
     seen.clear()
     _finetune(data, seen, img_size=64, epochs=2, warmup_epochs=0)  # the default: off
     assert {s["size"] for s in seen} == {64}
