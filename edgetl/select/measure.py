@@ -91,6 +91,9 @@ def check_candidate(cand: Candidate) -> None:
         raise EdgetlError(
             f"{where}: {w} holds weights for {src.arch}, not {cand.model}; write {src.arch}:{w}@SIZE"
         )
+    hint = src.missing()
+    if hint is not None:
+        raise EdgetlError(f"{where}: the {w} weights are not installed; {hint}")
 
 
 def probe(cand: Candidate, splits: Any, opts: MeasureOptions, rep: Reporter) -> tuple[Any, Any, Any]:
