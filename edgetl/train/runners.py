@@ -344,31 +344,34 @@ class FinetuneRunner(Runner):
         return self.mixup(x, y) if self.mixup is not None else (x, y)
 
     def begin_epoch(self, model: nn.Module, epoch: int, epochs: int) -> str | None:
-        """Progressive resizing (--progressive): this epoch's train crop size; a note on the first epoch."""
+        """Progressive resizing (--progressive): this epoch's train crop size; a note when planned.
+
+        Off (the default, or a model/transform that cannot take it) leaves timm's transform untouched.
+        """
         from edgetl.data.transforms import set_crop_size
 
         note = None
         if self.sizes is None:  # planned once per process (a resumed stage plans the same sizes)
             self.sizes, note = self._plan_sizes(model, epochs)
-        set_crop_size(self.train_ds.transform, self.sizes[min(epoch, len(self.sizes) - 1)])
+        if self.sizes:
+            set_crop_size(self.train_ds.transform, self.sizes[min(epoch, len(self.sizes) - 1)])
         return note
 
     def _plan_sizes(self, model: nn.Module, epochs: int) -> tuple[list[int], str | None]:
-        from edgetl.data.transforms import set_crop_size
+        """(crop size per epoch, or [] when off; the note saying why it is off, or the sizes)."""
         from edgetl.train.speed import progressive_sizes
 
         _, h, w = self.ctx.data_config["input_size"]
-        start = self.cfg.progressive
-        if start >= 1 or epochs <= 1:
-            return [h] * epochs, None
-        if h != w or not set_crop_size(self.train_ds.transform, h):
-            return [
-                h
-            ] * epochs, f"progressive resizing off: needs a square random-resized crop (input {h}x{w})"
-        sizes = progressive_sizes(h, epochs, start)
+        if self.cfg.progressive >= 1 or epochs <= 1:
+            return [], None
+        steps = getattr(self.train_ds.transform, "transforms", [])
+        if h != w or not any("RandomResizedCrop" in type(t).__name__ for t in steps):
+            return [], f"progressive resizing off: needs a square random-resized crop (input {h}x{w})"
+        sizes = progressive_sizes(h, epochs, self.cfg.progressive)
         if not accepts_size(model, min(sizes), self.ctx.device):
-            return [h] * epochs, (
-                f"progressive resizing off: {type(model).__name__} takes only {h}x{w} inputs (fixed at creation)"
+            return (
+                [],
+                f"progressive resizing off: {type(model).__name__} takes only {h}x{w} inputs (fixed at creation)",
             )
         px = ", ".join(str(s) for s in sizes)
         return (
