@@ -84,6 +84,49 @@ def test_select_two_tiny_candidates_end_to_end(
     assert fastest > 0
 
 
+def test_candidates_are_timed_side_by_side_in_rotated_rounds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Timed one after another, a load between two candidates decided between them (the same
+    selection picked Lite0@192 in one run, Lite1@208 in the next); every round times every file."""
+    import edgetl.bench.timing as timing
+    from edgetl.select.measure import Measured, MeasureOptions, time_candidates
+
+    made = []
+
+    class Backend:  # stands in for OrtBackend: only the order of the timed calls matters here
+        def __init__(self, clf: object) -> None:
+            self.name = str(clf)
+            self.preprocess = type("P", (), {"input_size": (3, 8, 8)})()
+            made.append(self)
+
+        def feeds(self, xs: list) -> list:
+            return [self.name] * len(xs)
+
+        def run(self, feed: str) -> None:
+            return None
+
+        def close(self) -> None:
+            self.closed = True
+
+    order: list[str] = []
+    monkeypatch.setattr("edgetl.bench.backends.ort.OrtBackend", Backend)
+    monkeypatch.setattr("edgetl.runtime.classifier.Classifier.load", lambda path, **kw: path)
+    monkeypatch.setattr(
+        timing, "time_runs", lambda run, feeds, **kw: order.append(feeds[0]) or [1.0 + len(order)]
+    )
+    ms = [
+        Measured(n, "m", "w", 8, 0.9, 0.9, 1.0, files={"fp32": f"{n}-fp32", "int8": f"{n}-int8"})
+        for n in "ab"
+    ]
+    time_candidates(ms, MeasureOptions(data="x", runs=10))
+    files = ["a-fp32", "a-int8", "b-fp32", "b-int8"]
+    rounds = [order[i : i + 4] for i in range(0, 20, 4)]
+    assert len(order) == 20 and rounds[0] == files and rounds[1] == files[1:] + files[:1]
+    assert all(sorted(r) == sorted(files) for r in rounds) and all(b.closed for b in made)
+    assert all(m.fp32_ms and m.int8_ms for m in ms)
+
+
 # ------------------------------------------------------------------------------- --model auto
 
 

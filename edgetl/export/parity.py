@@ -81,10 +81,12 @@ def torch_logits(model: Any, images: np.ndarray) -> np.ndarray:
     """The reference: the PyTorch model in eval mode, float32, on the normalised images."""
     import torch
 
+    from edgetl.models.layout import channels_last
+
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), channels_last(model) as to_layout:
         for i in range(0, len(images), BATCH):
-            out.append(model(torch.from_numpy(images[i : i + BATCH])).float().numpy())
+            out.append(model(to_layout(torch.from_numpy(images[i : i + BATCH]))).float().numpy())
     return np.concatenate(out)
 
 

@@ -19,7 +19,7 @@ from edgetl._lock import lock_folder, lock_scope
 from edgetl.errors import EdgetlError
 from edgetl.progress import Reporter
 from edgetl.select.config import SelectConfig
-from edgetl.select.measure import Measured, MeasureOptions, check_candidate, measure
+from edgetl.select.measure import ROUNDS, Measured, MeasureOptions, check_candidate, measure, time_candidates
 from edgetl.select.record import Selection
 from edgetl.select.rule import Point, choose, pareto_front
 
@@ -48,7 +48,8 @@ def decide(measured: list[Measured], budget_ms: float | None) -> tuple[list[int]
     pick = choose(points, budget_ms)
     front = [usable[j] for j in pareto_front(points)]
     kind = "int8" if kinds == {"int8"} else "int8 where measured, else fp32"
-    return front, usable[pick.index], pick.rule + f"; latency = {kind} p50 at batch 1", kind
+    rule = pick.rule + f"; latency = {kind} p50 at batch 1 ({ROUNDS} interleaved rounds)"
+    return front, usable[pick.index], rule, kind
 
 
 @lock_scope()  # --out's writer lock is held until the selection is written (or the process dies)
@@ -79,8 +80,11 @@ def select(cfg: SelectConfig, reporter: Reporter | None = None) -> Selection:
         rep.info(f"select: candidate {k}/{len(cands)} {cand.name} ({cand.weights})")
         m = measure(cand, splits, opts, out, rep)
         rep.info(f"  CV acc {100 * (m.cv_acc or 0):.2f}%  val acc {100 * m.val_acc:.2f}%  "
-                 f"fp32 {m.fp32_ms or float('nan'):.2f} ms  int8 {m.int8_ms or float('nan'):.2f} ms  {m.seconds:.0f} s")  # fmt: skip
+                 f"exported {', '.join(m.files or {}) or 'nothing'}  {m.seconds:.0f} s")  # fmt: skip
         measured.append(m)
+    rep.info(f"select: timing {sum(len(m.files or {}) for m in measured)} models at batch 1, "
+             f"{ROUNDS} interleaved rounds")  # fmt: skip
+    time_candidates(measured, opts)
     front, chosen, rule, kind = decide(measured, cfg.latency_budget)
     sel = Selection(measured, front, chosen, rule, kind, time.perf_counter() - start, data,
                     {**dataclasses.asdict(cfg), "target": target})  # fmt: skip

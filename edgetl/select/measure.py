@@ -2,13 +2,15 @@
 batch-1 latency of its exported FP32 and INT8 models on this machine.
 
     res = measure(Candidate("tf_efficientnet_lite0", "efficientnet_lite0", 224), splits, opts, out, rep)
+    time_candidates([res, ...], opts)             # all candidates' files, side by side
     res.cv_acc, res.val_acc, res.fp32_ms, res.int8_ms
 
 Features come from the feature cache (`edgetl.train.feature_cache`), the head from the solved probe
 (`edgetl.train.probe_solver`, C by CV on the training features; val only scores it). The model with
 that head is exported through `edgetl.export.export` (the same graphs, INT8 scheme and gates as
-`edgetl export`), and each file is timed with the bench stage's own pieces: its onnxruntime
-backend (`OrtBackend`), `time_runs` over a pool of different inputs, and `LatencyStats`.
+`edgetl export`). Once every candidate is exported, all files are timed side by side in interleaved
+rounds with the bench stage's own pieces: its onnxruntime backend (`OrtBackend`), `time_runs` over
+a pool of different inputs, and `LatencyStats`.
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ class MeasureOptions:
     seed: int = 0
     target: str = "cpu-x86"
     threads: int | None = None
-    runs: int = 50  # timed batch-1 calls per file (fewer when budget_s runs out)
-    budget_s: float = 10.0
+    runs: int = 50  # timed batch-1 calls per file over all rounds (fewer when budget_s runs out)
+    budget_s: float = 10.0  # seconds of timing per file over all rounds
     calib_images: int = 64
     cache_dir: str | None = None
 
@@ -124,23 +126,42 @@ def probe(cand: Candidate, splits: Any, opts: MeasureOptions, rep: Reporter) -> 
     return model, info, (fit, float((logits.argmax(1) == feats.val_y.numpy()).mean()))
 
 
-def latency_ms(path: str, opts: MeasureOptions) -> float:
-    """p50 ms of batch-1 calls on the CPU, timed as `edgetl bench` times its onnxruntime rows."""
+ROUNDS = 5  # interleaved timing rounds over all candidates' files
+
+
+def time_files(paths: list[str], opts: MeasureOptions, rounds: int = ROUNDS) -> list[float]:
+    """p50 ms of batch-1 calls of each file on the CPU, timed as `edgetl bench` times its
+    onnxruntime rows, in `rounds` interleaved rounds rotated by one file per round: timed one
+    after another, a load that came and went between two candidates decided between them (the
+    pick of the same selection flipped between two runs here); interleaved, it hits all alike."""
     from edgetl.bench.backends.ort import OrtBackend
     from edgetl.bench.timing import LatencyStats, time_runs
     from edgetl.runtime.classifier import Classifier
 
-    backend = OrtBackend(Classifier.load(path, providers="cpu", threads=opts.threads, warn=False))
-    _, h, w = backend.preprocess.input_size
-    rng = np.random.default_rng(opts.seed)
-    feeds = backend.feeds([rng.standard_normal((1, 3, h, w), dtype=np.float32) for _ in range(8)])
-    samples = time_runs(backend.run, feeds, warmup=10, runs=opts.runs, budget_s=opts.budget_s)
-    backend.close()
-    return LatencyStats.from_samples(samples).p50_ms
+    backends, feeds = [], []
+    try:
+        for path in paths:
+            b = OrtBackend(Classifier.load(path, providers="cpu", threads=opts.threads, warn=False))
+            backends.append(b)
+            _, h, w = b.preprocess.input_size
+            rng = np.random.default_rng(opts.seed)
+            feeds.append(b.feeds([rng.standard_normal((1, 3, h, w), dtype=np.float32) for _ in range(8)]))
+        samples: list[list[float]] = [[] for _ in paths]
+        per_round = max(1, -(-opts.runs // rounds))
+        for r in range(rounds):
+            shift = r % len(paths) if paths else 0
+            for i in [*range(shift, len(paths)), *range(shift)]:
+                samples[i] += time_runs(backends[i].run, feeds[i], warmup=10 if r == 0 else 2, runs=per_round,
+                                        budget_s=opts.budget_s / rounds, min_runs=1)  # fmt: skip
+    finally:
+        for b in backends:
+            b.close()
+    return [LatencyStats.from_samples(s).p50_ms for s in samples]
 
 
 def measure(cand: Candidate, splits: Any, opts: MeasureOptions, out: Path, rep: Reporter) -> Measured:
-    """Probe, export (FP32 + the target's INT8) and time one candidate; files under out/<name>/."""
+    """Probe and export (FP32 + the target's INT8) one candidate; files under out/<name>/. Not timed
+    here: `time_candidates` times every candidate's files side by side once all are exported."""
     import time
 
     from edgetl.errors import ExportError
@@ -172,9 +193,24 @@ def measure(cand: Candidate, splits: Any, opts: MeasureOptions, out: Path, rep: 
     variants = report.variants if report else []
     files = {v.precision: v.file for v in variants if v.file}
     int8_acc = next((v.val_accuracy for v in variants if v.precision == "int8" and v.file), None)
-    times = {p: latency_ms(f, opts) for p, f in files.items()}
     return Measured(cand.name, cand.model, cand.weights, cand.img_size, fit.cv_acc, val_acc, fit.C,
-                    times.get("fp32"), times.get("int8"), int8_acc, time.perf_counter() - start, note, files)  # fmt: skip
+                    None, None, int8_acc, time.perf_counter() - start, note, files)  # fmt: skip
 
 
-__all__ = ["Candidate", "MeasureOptions", "Measured", "check_candidate", "latency_ms", "measure", "probe"]
+def time_candidates(measured: list[Measured], opts: MeasureOptions) -> None:
+    """Set fp32_ms / int8_ms of every candidate from one interleaved timing of all their files."""
+    jobs = [(m, p, f) for m in measured for p, f in (m.files or {}).items() if p in ("fp32", "int8")]
+    for (m, p, _), ms in zip(jobs, time_files([f for _, _, f in jobs], opts) if jobs else [], strict=True):
+        setattr(m, f"{p}_ms", ms)
+
+
+__all__ = [
+    "Candidate",
+    "MeasureOptions",
+    "Measured",
+    "check_candidate",
+    "measure",
+    "probe",
+    "time_candidates",
+    "time_files",
+]

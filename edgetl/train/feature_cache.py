@@ -127,19 +127,20 @@ def extract_features(
     model: torch.nn.Module, loader: Any, device: torch.device, advance: Any = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pooled pre-logits features (`forward_head(pre_logits=True)`) of every batch, in eval mode, fp32."""
+    from edgetl.models.layout import channels_last
+
     was_training = model.training
     model.eval()
     xs, ys = [], []
     try:
-        for x, y in loader:
-            x = x.to(device, non_blocking=True)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            f = model.forward_head(model.forward_features(x), pre_logits=True)
-            xs.append(f.float().flatten(1).cpu())
-            ys.append(torch.as_tensor(y, dtype=torch.long))
-            if advance:
-                advance()
+        with channels_last(model) as to_layout:
+            for x, y in loader:
+                x = to_layout(x.to(device, non_blocking=True))
+                f = model.forward_head(model.forward_features(x), pre_logits=True)
+                xs.append(f.float().flatten(1).cpu())
+                ys.append(torch.as_tensor(y, dtype=torch.long))
+                if advance:
+                    advance()
     finally:
         model.train(was_training)
     return torch.cat(xs), torch.cat(ys)
