@@ -121,3 +121,22 @@ def test_features_are_the_heads_input(name: str) -> None:
     f, _ = extract_features(m, [(x, torch.tensor([0, 1]))], torch.device("cpu"))
     with torch.inference_mode():
         assert torch.allclose(m.get_classifier()(f), m(x), atol=1e-5)
+
+
+def test_feature_pass_leaves_the_model_trainable_in_its_own_layout() -> None:
+    """The feature pass (channels-last inputs, inference mode) must not touch the parameters: a
+    version that converted them inside inference mode left inference tensors behind, and the
+    fine-tuning stage after the probe failed with --no-channels-last ("Setting requires_grad=True
+    on inference tensor")."""
+    from edgetl.train.feature_cache import extract_features
+
+    torch.manual_seed(0)
+    m = timm.create_model("test_efficientnet", pretrained=False, num_classes=2)
+    before = {k: (v.data_ptr(), v.is_contiguous()) for k, v in m.named_parameters()}
+    x = torch.randn(4, 3, 48, 48)
+    extract_features(m, [(x, torch.tensor([0, 1, 0, 1]))], torch.device("cpu"))
+    assert {k: (v.data_ptr(), v.is_contiguous()) for k, v in m.named_parameters()} == before
+    assert not any(p.is_inference() for p in m.parameters())
+    m.train().requires_grad_(True)
+    m(x).sum().backward()  # the fine-tuning stage's first step
+    assert all(p.grad is not None for p in m.parameters() if p.requires_grad)

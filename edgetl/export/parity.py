@@ -84,9 +84,9 @@ def torch_logits(model: Any, images: np.ndarray) -> np.ndarray:
     from edgetl.models.layout import channels_last
 
     out = []
-    with torch.inference_mode(), channels_last(model) as to_layout:
+    with torch.inference_mode():
         for i in range(0, len(images), BATCH):
-            out.append(model(to_layout(torch.from_numpy(images[i : i + BATCH]))).float().numpy())
+            out.append(model(channels_last(torch.from_numpy(images[i : i + BATCH]))).float().numpy())
     return np.concatenate(out)
 
 

@@ -133,14 +133,13 @@ def extract_features(
     model.eval()
     xs, ys = [], []
     try:
-        with channels_last(model) as to_layout:
-            for x, y in loader:
-                x = to_layout(x.to(device, non_blocking=True))
-                f = model.forward_head(model.forward_features(x), pre_logits=True)
-                xs.append(f.float().flatten(1).cpu())
-                ys.append(torch.as_tensor(y, dtype=torch.long))
-                if advance:
-                    advance()
+        for x, y in loader:
+            x = channels_last(x.to(device, non_blocking=True))
+            f = model.forward_head(model.forward_features(x), pre_logits=True)
+            xs.append(f.float().flatten(1).cpu())
+            ys.append(torch.as_tensor(y, dtype=torch.long))
+            if advance:
+                advance()
     finally:
         model.train(was_training)
     return torch.cat(xs), torch.cat(ys)

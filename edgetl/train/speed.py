@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from edgetl.cpu import BF16_FLAGS, cpu_flags, has_bf16
+from edgetl.models.layout import channels_last
 
 
 def cpu_has_bf16() -> bool:
@@ -92,8 +93,8 @@ def prepare_model(ctx: Any) -> torch.nn.Module:
 
 def to_device(ctx: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     x = x.to(ctx.device, non_blocking=True)
-    if ctx.channels_last and x.ndim == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
+    if ctx.channels_last:
+        x = channels_last(x)
     return x, torch.as_tensor(y).to(ctx.device, non_blocking=True)
 
 
