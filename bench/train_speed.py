@@ -290,7 +290,7 @@ def _child(spec: str) -> None:
                 sys.stdin.readline()  # wait for our turn
 
     sys.stdin.readline()
-    cfg = _cfg(Path(args["data"]), args["name"], Path(args["workdir"]))
+    cfg = _cfg(Path(args["data"]), args["name"], Path(args["workdir"]), seed=args.get("seed", 0))
     res = train(cfg, Baton(quiet=False, stream=sys.stderr))
     print("DONE " + json.dumps({"run_dir": str(res.run_dir), "seconds": res.seconds}), flush=True)
 
@@ -336,11 +336,32 @@ def _summary(name: str, run_dir: Path, active_s: float) -> dict[str, Any]:
     }
 
 
-def train_part(data: Path, workdir: Path, threads: int) -> dict[str, Any]:
+def train_seeds(data: Path, workdir: Path, threads: int, seeds: list[int]) -> dict[str, Any]:
+    """`train_part` once per seed; totals over the seeds. One seed's 153 val images differ by 1-2
+    between two runs whose float summation order differs (channels-last, bf16), either way: the
+    accuracy side of the comparison is the sum of correct val images over the seeds."""
+    per = {str(s): train_part(data, workdir / f"seed{s}", threads, s) for s in seeds}
+    total = {n: sum(per[str(s)][n]["best_val_correct"] for s in seeds) for n in CONFIGS}
+    rate = {n: sum(per[str(s)][n]["finetune_images_per_s"] for s in seeds) / len(seeds) for n in CONFIGS}
+    return {
+        "seeds": seeds, "per_seed": per, "best_val_correct_total": total,
+        "finetune_images_per_s_mean": {n: round(v, 2) for n, v in rate.items()},
+        "ratios": {
+            "finetune_images_per_s_default_over_before": round(rate["default"] / rate["before"], 2),
+            "best_val_correct_total_default_minus_before": total["default"] - total["before"],
+            "epochs_default_minus_before": sum(per[str(s)]["default"]["epochs_run"] - per[str(s)]["before"]["epochs_run"]
+                                               for s in seeds),
+        },
+    }  # fmt: skip
+
+
+def train_part(data: Path, workdir: Path, threads: int, seed: int = 0) -> dict[str, Any]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     procs, active = {}, dict.fromkeys(CONFIGS, 0.0)
     for name in CONFIGS:
-        spec = json.dumps({"name": name, "data": str(data), "workdir": str(workdir), "threads": threads})
+        spec = json.dumps(
+            {"name": name, "data": str(data), "workdir": str(workdir), "threads": threads, "seed": seed}
+        )
         procs[name] = subprocess.Popen(
             [sys.executable, __file__, "--child", spec], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True, env=env,
@@ -451,7 +472,20 @@ def markdown(result: dict[str, Any]) -> str:
         lines += _table(["compute only, fixed batch", "amp", "images/s per round", "vs fp32"], rows)
     tr = result.get("train")
     if tr:
-        rows = []
+        lines += _train_table({"0": tr})
+        lines.append(f"Ratios: {json.dumps(tr['ratios'])}")
+    ts = result.get("train_seeds")
+    if ts:
+        lines += _train_table(ts["per_seed"])
+        lines.append(f"Totals over seeds {ts['seeds']}: best val correct {json.dumps(ts['best_val_correct_total'])}; "
+                     f"fine-tune img/s (mean) {json.dumps(ts['finetune_images_per_s_mean'])}; "
+                     f"ratios {json.dumps(ts['ratios'])}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _train_table(per_seed: dict[str, Any]) -> list[str]:
+    rows = []
+    for seed, tr in per_seed.items():
         for name in CONFIGS:
             s = tr[name]
             t95 = (
@@ -460,20 +494,19 @@ def markdown(result: dict[str, Any]) -> str:
                 else "not reached"
             )
             rows.append([
-                name, f"{100 * s['best_val_acc']:.2f}% ({s['best_val_correct']})",
+                seed, name, f"{100 * s['best_val_acc']:.2f}% ({s['best_val_correct']})",
                 f"{100 * s['finetune_best_val_acc']:.2f}% ({s['finetune_best_val_correct']})",
                 f"{s['epochs_run']} ({s['finetune_epochs']} fine-tune)", s["finetune_images_per_s"], t95, s["sum_epoch_s"],
             ])  # fmt: skip
-        header = [
-            "configuration",
-            "best val (correct)",
-            "fine-tune best val (correct)",
-            "epochs",
-            "fine-tune img/s",
-        ]
-        lines += _table([*header, "time to 95% val", "sum of epoch s"], rows)
-        lines.append(f"Ratios: {json.dumps(tr['ratios'])}")
-    return "\n".join(lines)
+    header = [
+        "seed",
+        "configuration",
+        "best val (correct)",
+        "fine-tune best val (correct)",
+        "epochs",
+        "fine-tune img/s",
+    ]
+    return _table([*header, "time to 95% val", "sum of epoch s"], rows)
 
 
 def _from_log(log: Path, out: Path | None, threads: int) -> int:
@@ -502,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="breakdown rounds (each runs both configurations)")
     ap.add_argument("--batches", type=int, default=None, help="breakdown: batches per epoch (default: all)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seeds", default="0", help="train part: comma list of seeds (totals over them)")
     ap.add_argument("--lever-batch", type=int, default=32, help="levers: images per fixed batch")
     ap.add_argument("--lever-steps", type=int, default=3, help="levers: timed steps per round")
     ap.add_argument("--run-data", type=Path, help="dataset for the run part (bench/make_photos1000.py)")
@@ -536,7 +570,11 @@ def main(argv: list[str] | None = None) -> int:
     if "levers" in parts:
         result["levers"] = levers(args.data, workdir, args.rounds, args.lever_batch, args.lever_steps)
     if "train" in parts:
-        result["train"] = train_part(args.data, workdir, args.threads)
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+        if seeds == [0]:
+            result["train"] = train_part(args.data, workdir, args.threads)
+        else:
+            result["train_seeds"] = train_seeds(args.data, workdir, args.threads, seeds)
     if "run" in parts:
         if not args.run_data:
             raise SystemExit("--parts run needs --run-data DIR (build one with bench/make_photos1000.py)")
