@@ -1,9 +1,9 @@
-"""Channels-last inputs for inference: the same outputs (to float rounding), 1.5-2.5x faster on a CPU.
+"""Channels-last inputs for inference: the same outputs (to float rounding), about 1.5x faster on a CPU.
 
     y = model(channels_last(x))
 
 oneDNN's convolutions want NHWC; an NHWC input makes every convolution after it run NHWC.
-Measured here (2 cores, batch 64, inference mode, Lite0@224): NCHW 26-32 img/s, channels-last
+Measured ad hoc (2 cores, batch 64, inference mode, Lite0@224): NCHW 26-32 img/s, channels-last
 input 45, input and weights 48. Only the input is converted: converting the model's parameters
 inside `torch.inference_mode` makes them inference tensors, which a training run that follows
 cannot use (`requires_grad_` raises), and an export should see the model as it was trained.
