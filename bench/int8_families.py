@@ -38,13 +38,19 @@ def export_family(name: str, work: Path) -> tuple[Path, tuple[int, int, int]]:
     return path, size
 
 
-def quantize_both(fp32: Path, calib: np.ndarray, work: Path) -> dict[str, Path]:
+def quantize_both(
+    fp32: Path, calib: np.ndarray, work: Path, without: tuple[str, ...] = ()
+) -> dict[str, Path]:
+    """FP32, INT8 with onnxruntime's default, with the policy, and with the policy less each rule in `without`."""
+    from edgetl.export.int8_policy import RULES
     from edgetl.export.quantize import ArrayCalibrationReader, StaticQuantizer, preprocess
     from edgetl.export.targets import QuantScheme
 
     pre = preprocess(fp32, work / "pre.onnx")
     out = {"fp32": fp32}
-    for key, rules in (("int8_ort", []), ("int8_policy", None)):
+    variants: list[tuple[str, list[str] | None]] = [("int8_ort", []), ("int8_policy", None)]
+    variants += [(f"int8_policy-{r}", [x for x in RULES.names() if x != r]) for r in without]
+    for key, rules in variants:
         d = work / key
         d.mkdir()
         q = StaticQuantizer(pre, QuantScheme(), ArrayCalibrationReader(calib), "minmax", d, rules=rules)
@@ -54,7 +60,7 @@ def quantize_both(fp32: Path, calib: np.ndarray, work: Path) -> dict[str, Path]:
     return out
 
 
-def measure(name: str, rounds: int) -> dict:
+def measure(name: str, rounds: int, without: tuple[str, ...] = ()) -> dict:
     import onnx
 
     from edgetl.export.int8_profile import op_profile, ratio, side_by_side
@@ -63,7 +69,7 @@ def measure(name: str, rounds: int) -> dict:
         work = Path(tmp)
         fp32, size = export_family(name, work)
         calib = np.random.default_rng(0).standard_normal((8, *size)).astype(np.float32)
-        files = quantize_both(fp32, calib, work)
+        files = quantize_both(fp32, calib, work, without)
         applied = files.pop("applied")
         res = side_by_side(files, calib, rounds=rounds)
         row = {
@@ -73,7 +79,7 @@ def measure(name: str, rounds: int) -> dict:
             "ms": res["ms"],
             "loadavg": res["loadavg"],
         }
-        for key in ("int8_ort", "int8_policy"):
+        for key in [k for k in files if k.startswith("int8")]:
             ops = Counter(n.op_type for n in onnx.load(str(files[key])).graph.node)
             row[key] = {
                 "ratio": ratio(res, "fp32", key),
@@ -90,15 +96,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("models", nargs="+", help="timm model names")
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--out", default=None, help="JSON file to append rows to")
+    ap.add_argument(
+        "--without", default="", help="comma list of policy rules: also time the policy less each one"
+    )
     args = ap.parse_args(argv)
+    without = tuple(r for r in args.without.split(",") if r)
     for name in args.models:
-        row = measure(name, args.rounds)
+        row = measure(name, args.rounds, without)
         print(
             f"{name}: FP32/INT8 ort-default {row['int8_ort']['ratio']:.2f}x (Q {row['int8_ort']['q']}, "
             f"DQ {row['int8_ort']['dq']}), policy {row['int8_policy']['ratio']:.2f}x (Q {row['int8_policy']['q']}, "
             f"DQ {row['int8_policy']['dq']}), load {row['loadavg'][0]:.1f}-{row['loadavg'][1]:.1f}",
             flush=True,
         )
+        for r in without:
+            v = row[f"int8_policy-{r}"]
+            print(f"  policy less {r}: {v['ratio']:.2f}x (Q {v['q']}, DQ {v['dq']})", flush=True)
         if args.out:
             with open(args.out, "a") as f:
                 f.write(json.dumps(row) + "\n")

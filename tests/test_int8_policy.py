@@ -335,3 +335,144 @@ def test_concat_inputs_and_output_share_one_scale(tmp_path):
     assert len(set(qparams)) == 1, qparams
     x, _ = _data(32, seed=3)
     assert (_run(fp32, x).argmax(1) == _run(tmp_path / "int8.onnx", x).argmax(1)).mean() >= 0.9
+
+
+class OneTokenAttention(nn.Module):
+    """LeViT's last stage at a small input in miniature: attention over a single token."""
+
+    def __init__(self, classes: int = 2, residual: bool = True):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+        self.qkv = nn.Linear(8, 24)
+        self.head = nn.Linear(8, classes)
+        self.residual = residual
+
+    def forward(self, x):
+        t = self.stem(x).mean((2, 3)).unsqueeze(1)  # (B, 1 token, 8)
+        q, k, v = self.qkv(t).chunk(3, dim=-1)
+        attn = (q @ k.transpose(1, 2)).softmax(dim=-1)  # (B, 1, 1): 1 everywhere
+        out = attn @ v
+        return self.head((out + t if self.residual else out).squeeze(1))
+
+
+def test_softmax_over_one_token_stays_float_where_qlinearsoftmax_gives_zero(tmp_path):
+    torch.manual_seed(0)
+    fp32 = _export(_fit(OneTokenAttention()), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "policy")
+    _, q_ort = _quantizer(fp32, tmp_path / "ort", rules=[])
+    assert [a["rule"] for a in q.plan.applied if a["rule"] == "unit-softmax"] == ["unit-softmax"]
+    assert not [
+        n for n in q.plan.model.graph.node if n.op_type == "Softmax"
+    ]  # fused or not, never QLinearSoftmax
+    x, _ = _data(32, seed=3)
+    ref = _run(fp32, x)
+    policy = _run(q.quantize(tmp_path / "int8.onnx"), x)
+    plain = _run(q_ort.quantize(tmp_path / "int8-ort.onnx"), x)
+    err = lambda out: float(np.abs(out - ref).max() / np.abs(ref).max())  # noqa: E731
+    assert err(policy) < 0.25, err(policy)  # INT8 rounding only
+    assert err(plain) > 3 * err(policy), (err(plain), err(policy))  # onnxruntime's default zeroes attn @ v
+
+
+class LinearAttention(nn.Module):
+    """EfficientViT's ReLU linear attention in miniature: out = (q @ kv)[..., :-1] / ((q @ kv)[..., -1:] + eps)."""
+
+    def __init__(self, classes: int = 2):
+        super().__init__()
+        self.qkv = nn.Conv2d(3, 24, 1)
+        self.head = nn.Linear(8, classes)
+
+    def forward(self, x):
+        b = x.shape[0]
+        q, k, v = self.qkv(x).flatten(2).transpose(1, 2).relu().chunk(3, dim=-1)  # (B, N, 8) each
+        v = nn.functional.pad(v, (0, 1), value=1.0)
+        t = q @ (k.transpose(1, 2) @ v)
+        out = t[..., :-1] / (t[..., -1:] + 1e-4)
+        return self.head(out.mean(1).reshape(b, 8))
+
+
+def test_linear_attention_normalization_stays_float(tmp_path):
+    torch.manual_seed(0)
+    fp32 = _export(_fit(LinearAttention()), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "policy")
+    (rule,) = [a for a in q.plan.applied if a["rule"] == "linear-attention"]
+    assert rule["count"] == 1
+    types = {n.name: n.op_type for n in q.plan.model.graph.node}
+    assert sorted(types[n] for n in q.plan.exclude) == ["Add", "Div", "MatMul", "Slice", "Slice"]
+    m = onnx.load(str(q.quantize(tmp_path / "int8.onnx")))
+    reads = _reads_of(m)
+    (div,) = [n for n in m.graph.node if n.op_type == "Div"]
+    producer = {o: n for n in m.graph.node for o in n.output}
+    assert all(producer[t].op_type != "DequantizeLinear" for t in div.input)  # float in, float out
+    assert all(c.op_type != "QuantizeLinear" for t in div.input for c in reads.get(t, []))
+
+
+class Attention(nn.Module):
+    """A ViT block's attention in miniature: softmax over 16 tokens, then attn @ v."""
+
+    def __init__(self, classes: int = 2):
+        super().__init__()
+        self.embed = nn.Conv2d(3, 8, 4, stride=4)  # 16 px -> 4 x 4 tokens
+        self.qkv = nn.Linear(8, 24)
+        self.head = nn.Linear(8, classes)
+
+    def forward(self, x):
+        t = self.embed(x).flatten(2).transpose(1, 2)
+        q, k, v = self.qkv(t).chunk(3, dim=-1)
+        attn = (q @ k.transpose(1, 2) * 8**-0.5).softmax(dim=-1)
+        return self.head((attn @ v + t).mean(1))
+
+
+def test_attention_softmax_and_attn_v_stay_float_so_no_qlinearsoftmax_is_fused(tmp_path):
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    fp32 = _export(_fit(Attention()), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "policy")
+    _, q_ort = _quantizer(fp32, tmp_path / "ort", rules=[])
+    types = {n.name: n.op_type for n in q.plan.model.graph.node}
+    assert sorted(types[n] for n in q.plan.exclude) == ["MatMul", "Softmax"]
+
+    def fused_ops(src: Path, dst: Path) -> Counter:
+        so = ort.SessionOptions()
+        so.optimized_model_filepath = str(dst)
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        ort.InferenceSession(str(src), so, providers=["CPUExecutionProvider"])
+        return Counter(n.op_type for n in onnx.load(str(dst)).graph.node)
+
+    policy = fused_ops(q.quantize(tmp_path / "int8.onnx"), tmp_path / "int8-opt.onnx")
+    plain = fused_ops(q_ort.quantize(tmp_path / "int8-ort.onnx"), tmp_path / "int8-ort-opt.onnx")
+    assert plain["QLinearSoftmax"] == 1 and policy["QLinearSoftmax"] == 0, (plain, policy)
+    assert policy["Softmax"] == 1
+    x, _ = _data(32, seed=3)
+    assert (_run(fp32, x).argmax(1) == _run(tmp_path / "int8.onnx", x).argmax(1)).mean() >= 0.9
+
+
+def test_a_gate_missed_by_onnxruntime_kernels_not_by_quantization_says_so(tmp_path):
+    """The fused-kernel check: the same QDQ file, fusions off, passes where the fused one fails."""
+    from types import SimpleNamespace
+
+    from edgetl.export.builders import KERNEL_NOTE, _check_kernels
+    from edgetl.export.gate import Gate
+    from edgetl.export.parity import compare_logits, run_onnx
+    from edgetl.export.report import VariantReport
+
+    torch.manual_seed(0)
+    fp32 = _export(_fit(OneTokenAttention(residual=False)), tmp_path / "fp32.onnx")
+    _, q_ort = _quantizer(fp32, tmp_path / "ort", rules=[])  # onnxruntime's recipe: QLinearSoftmax gives 0
+    broken = q_ort.quantize(tmp_path / "int8.onnx")
+    x, y = _data(64, seed=3)
+    ref = _run(fp32, x)
+
+    def parity(path, providers="cpu", options=None):
+        out, single, used, note = run_onnx(path, x, providers, 16, options)
+        return compare_logits(out, ref, y, used, note, single)
+
+    gate = Gate(min_agreement=None, max_acc_drop=0.5)
+    fused = parity(broken)
+    assert gate.failures(fused), "onnxruntime fixed QLinearSoftmax over one element: this check lost its case"
+    v, said = VariantReport(precision="int8", target="cpu-x86", file=None), []
+    _check_kernels(
+        SimpleNamespace(parity=parity, rep=SimpleNamespace(info=said.append)), v, broken, fused, gate
+    )
+    assert len(v.notes) == 1 and v.notes[0].startswith(KERNEL_NOTE) and said == v.notes, v.notes
+    assert "not quantization error" in v.notes[0]

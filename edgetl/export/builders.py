@@ -88,8 +88,10 @@ class BuildContext:
             self._calib = cal.inputs(self.cfg.bake_preprocess)
         return self._calib
 
-    def parity(self, path: Path, providers: str = "cpu") -> ParityResult:
-        return compare_onnx(path, self.imgs, self.ref, self.cfg.bake_preprocess, providers, self.batch)
+    def parity(self, path: Path, providers: str = "cpu", options: Any | None = None) -> ParityResult:
+        return compare_onnx(
+            path, self.imgs, self.ref, self.cfg.bake_preprocess, providers, self.batch, options
+        )
 
 
 def _load(path: Path) -> Any:
@@ -145,6 +147,8 @@ def build_int8(ctx: BuildContext, v: VariantReport, gate: Gate) -> Any:
 
     chosen = q.quantize(ctx.work / "int8.onnx")
     ok = measure(chosen).passed
+    if not ok:
+        _check_kernels(ctx, v, chosen, last[0], gate)
     if ok or cfg.max_fallback_nodes <= 0:
         return done(chosen)  # a miss without a fallback fails in the final gate, with its numbers
     ctx.rep.info(
@@ -165,9 +169,40 @@ def build_int8(ctx: BuildContext, v: VariantReport, gate: Gate) -> Any:
             f"int8 failed its gate even with {len(result.excluded)} node(s) kept in float (limit "
             f"--max-fallback-nodes {cfg.max_fallback_nodes}): {'; '.join(v.failures)}; or raise "
             f"--max-fallback-nodes, try --calib-method entropy/percentile or more --calib-images, {_saturation_hint(ctx)}"
-            "or deploy fp32/fp16"
+            f"or deploy fp32/fp16{_kernel_hint(v)}"
         )
     return done(result.path)
+
+
+KERNEL_NOTE = "onnxruntime's fused INT8 kernels"
+
+
+def _check_kernels(ctx: BuildContext, v: VariantReport, path: Path, fused: ParityResult, gate: Gate) -> None:
+    """A missed INT8 gate, measured again with onnxruntime's fusions off (basic optimizations only).
+
+    There each QDQ pair runs as float math: the quantization error alone. If that passes where
+    the fused integer kernels (QLinearConv, QLinearSoftmax, ...) fail, the kernels are the cause
+    and no node ranking by quantization error can find it: the note says so.
+    """
+    import onnxruntime as ort
+
+    from edgetl.runtime.providers import session_options
+
+    so = session_options(None)
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    plain = ctx.parity(path, options=so)
+    if not gate.failures(plain) and plain.accuracy > fused.accuracy:
+        v.notes.append(
+            f"{KERNEL_NOTE} give val top-1 {100 * fused.accuracy:.2f}% where the same QDQ "
+            f"graph's own math (fusions off) gives {100 * plain.accuracy:.2f}% (agreement "
+            f"{100 * plain.agreement:.2f}%): an onnxruntime kernel problem, not quantization error"
+        )
+        ctx.rep.info(v.notes[-1])
+
+
+def _kernel_hint(v: VariantReport) -> str:
+    said = [n for n in v.notes if n.startswith(KERNEL_NOTE)]
+    return f" ({said[0].split(': ')[-1]}; see the report's int8 notes)" if said else ""
 
 
 def _saturation_hint(ctx: BuildContext) -> str:

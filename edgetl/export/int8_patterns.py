@@ -46,15 +46,29 @@ class GraphIndex:
         return users[0] if len(users) == 1 else None
 
 
-def hard_swish(g: GraphIndex) -> list[tuple[Any, Any]]:
-    """(HardSigmoid, Mul) pairs with Mul(x, HardSigmoid(x)): hard-swish as onnxruntime runs it."""
+def _self_gated(g: GraphIndex, gate: str) -> list[tuple[Any, Any]]:
     pairs = []
     for n in g.nodes:
-        if n.op_type != "HardSigmoid":
+        if n.op_type != gate:
             continue
         for m in g.consumers.get(n.output[0], []):
             if m.op_type == "Mul" and set(m.input) == {n.input[0], n.output[0]}:
                 pairs.append((n, m))
+    return pairs
+
+
+def hard_swish(g: GraphIndex) -> list[tuple[Any, Any]]:
+    """(HardSigmoid, Mul) pairs with Mul(x, HardSigmoid(x)): hard-swish as onnxruntime runs it."""
+    return _self_gated(g, "HardSigmoid")
+
+
+def attention_softmax(g: GraphIndex) -> list[tuple[Any, Any]]:
+    """(Softmax, MatMul) pairs: attention probabilities and the attn @ v product that reads them."""
+    pairs = []
+    for n in ops_of(g, "Softmax"):
+        users = g.consumers.get(n.output[0], [])
+        if len(users) == 1 and users[0].op_type == "MatMul" and users[0].input[0] == n.output[0]:
+            pairs.append((n, users[0]))
     return pairs
 
 
@@ -125,8 +139,56 @@ def erf_gelu(g: GraphIndex) -> list[list[Any]]:
     return found
 
 
+def unit_softmax(g: GraphIndex) -> list[Any]:
+    """Softmax over an axis of length 1 (shape inference says so): its output is 1 everywhere.
+
+    LeViT's last stage at small inputs attends over one token; onnxruntime's QLinearSoftmax
+    returns 0 there instead of 1 (onnxruntime 1.31, measured), which zeroes the attention."""
+    import onnx
+
+    shapes = {}
+    for vi in [*g.model.graph.input, *g.model.graph.value_info, *g.model.graph.output]:
+        dims = vi.type.tensor_type.shape.dim
+        shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    found = []
+    for n in ops_of(g, "Softmax"):
+        shape = shapes.get(n.input[0])
+        if not shape:
+            continue
+        axis = next((onnx.helper.get_attribute_value(a) for a in n.attribute if a.name == "axis"), -1)
+        if shape[int(axis) % len(shape)] == 1:
+            found.append(n)
+    return found
+
+
+def linear_attention_norm(g: GraphIndex) -> list[list[Any]]:
+    """ReLU linear attention's normalization (EfficientViT): out = t[..., :-1] / (t[..., -1:] + eps), t = q @ kv.
+
+    Matched as Div(Slice(t), [Add(] Slice(t) [, const)]) with t a MatMul output; returns
+    [Div, numerator Slice, (Add,) denominator Slice, MatMul] per match."""
+    found = []
+    for div in ops_of(g, "Div"):
+        if any(t in g.initializers for t in div.input[:2]):
+            continue
+        num, den = g.parent(div, 0), g.parent(div, 1)
+        if num is None or den is None or num.op_type != "Slice":
+            continue
+        chain = [div, num]
+        if den.op_type == "Add":
+            chain.append(den)
+            den = next((g.producer.get(t) for t in den.input if t not in g.initializers), None)
+        if den is None or den.op_type != "Slice" or den.input[0] != num.input[0]:
+            continue
+        mm = g.producer.get(num.input[0])
+        if mm is not None and mm.op_type == "MatMul":
+            found.append([*chain, den, mm])
+    return found
+
+
 def ops_of(g: GraphIndex, *op_types: str) -> list[Any]:
     return [n for n in g.nodes if n.op_type in op_types]
 
 
-__all__ = ["GATES", "GraphIndex", "erf_gelu", "hard_swish", "ops_of", "reduce_mean_pools", "se_gates"]
+__all__ = [
+    "GATES", "GraphIndex", "attention_softmax", "erf_gelu", "hard_swish", "linear_attention_norm", "ops_of", "reduce_mean_pools", "se_gates", "unit_softmax",
+]  # fmt: skip

@@ -18,6 +18,13 @@ pattern. Each action was chosen by side-by-side latency and agreement on this CP
   has no INT8 HardSigmoid, so its default puts DQ -> HardSigmoid -> Q and a QLinearMul after it;
   kept float, the pair costs one DQ/Q pair (22 fewer Q and DQ in MobileNetV3-Large), exact math,
   and measured the same speed within this machine's noise.
+- rewrite: Softmax over an axis of length 1 (LeViT's last stage at small inputs) -> the constant 1
+  it computes: onnxruntime's QLinearSoftmax returns 0 there, which zeroed LeViT's attention (INT8 at
+  chance); excluding the node is not enough, onnxruntime fuses DQ -> Softmax -> Q at load time.
+- float-island: ReLU linear attention's normalization (EfficientViT: q @ kv, then the slices,
+  the eps Add and the Div): numerator and normalizer share one per-tensor scale, the normalizer is
+  small, and the ratio of two coarse INT8 values collapsed EfficientViT-B0 to 20% (FP32 82%);
+  with this island 82.2%, 96% agreement (digits, 32 px).
 - shared range: Concat of activations (GhostNet's ghost halves, FastViT/MobileViT joins): inputs
   and output calibrated to one range, so QLinearConcat copies bytes instead of requantizing.
 `RULES` is a registry: a new pattern is one `RULES.register(...)`.
@@ -97,6 +104,27 @@ def _to_gelu(model: Any, matches: list[list[Any]]) -> list[str]:
     return kept
 
 
+def _to_ones(model: Any, matches: list[list[Any]]) -> list[str]:
+    """Softmax over a length-1 axis -> ConstantOfShape(Shape(x), 1.0), its exact value.
+
+    Keeping the Softmax float is not enough: its producer and consumer are quantized, so the graph
+    still holds DQ -> Softmax -> Q, which onnxruntime fuses into QLinearSoftmax at load time."""
+    import onnx
+
+    g = model.graph
+    for (n,) in matches:
+        shape = onnx.helper.make_node("Shape", [n.input[0]], [f"{n.output[0]}_shape"], name=f"{n.name}_shape")
+        ones = onnx.helper.make_node(
+            "ConstantOfShape", [shape.output[0]], [n.output[0]], name=f"{n.name}_ones",
+            value=onnx.helper.make_tensor("one", onnx.TensorProto.FLOAT, [1], [1.0]),
+        )  # fmt: skip
+        at = list(g.node).index(n)
+        g.node.remove(n)
+        g.node.insert(at, ones)
+        g.node.insert(at, shape)
+    return []
+
+
 RULES: Registry[Rule] = Registry("INT8 pattern rule")
 RULES.register(
     "spatial-mean",
@@ -125,6 +153,39 @@ RULES.register(
         "float-island",
         "onnxruntime has no INT8 HardSigmoid; one DQ/Q pair around x * hardsigmoid(x) instead of two",
         lambda g: [list(p) for p in P.hard_swish(g)],
+    ),
+)
+RULES.register(
+    "unit-softmax",
+    Rule(
+        "unit-softmax",
+        "rewrite",
+        "onnxruntime's QLinearSoftmax gives 0 instead of 1 over an axis of length 1 (LeViT's one-token "
+        "attention at small inputs): replaced by the constant 1 it computes",
+        lambda g: [[n] for n in P.unit_softmax(g)],
+        _to_ones,
+    ),
+)
+
+RULES.register(
+    "linear-attention",
+    Rule(
+        "linear-attention",
+        "float-island",
+        "ReLU linear attention divides slices of one MatMul output: with one INT8 scale the small "
+        "normalizer keeps few levels and the ratio blows up; q @ kv and the division stay float",
+        P.linear_attention_norm,
+    ),
+)
+
+RULES.register(
+    "attention-softmax",
+    Rule(
+        "attention-softmax",
+        "float-island",
+        "QLinearSoftmax is slower than float Softmax; a float Softmax alone still fuses (DQ -> Softmax -> Q), "
+        "so attn @ v stays float with it",
+        lambda g: [list(p) for p in P.attention_softmax(g)],
     ),
 )
 

@@ -91,12 +91,12 @@ def torch_logits(model: Any, images: np.ndarray) -> np.ndarray:
 
 
 def run_onnx(
-    path: Any, inputs: np.ndarray, providers: str = "cpu", batch: int = BATCH
+    path: Any, inputs: np.ndarray, providers: str = "cpu", batch: int = BATCH, options: Any | None = None
 ) -> tuple[np.ndarray, np.ndarray, str, str | None]:
     """Logits of the ONNX file's "logits" output in batches, plus the first image alone (batch 1)."""
     from edgetl.runtime.providers import create_session
 
-    sess = create_session(path, providers, warn=False)
+    sess = create_session(path, providers, options=options, warn=False)
     outs = [
         sess.session.run(["logits"], {"input": inputs[i : i + batch]})[0]
         for i in range(0, len(inputs), batch)
@@ -142,8 +142,9 @@ def compare_onnx(
     bake_preprocess: bool,
     providers: str = "cpu",
     batch: int = BATCH,
+    options: Any | None = None,
 ) -> ParityResult:
-    logits, single, used, note = run_onnx(path, imgs.inputs(bake_preprocess), providers, batch)
+    logits, single, used, note = run_onnx(path, imgs.inputs(bake_preprocess), providers, batch, options)
     return compare_logits(logits, ref, imgs.labels, used, note, single)
 
 
