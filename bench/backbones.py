@@ -170,16 +170,21 @@ def recalibrate_bn(model: Any, data_config: dict[str, Any], images: int, seed: i
     return True
 
 
-def native_checkpoint(run: Path, size: int, out: Path, bn_images: int = 64) -> tuple[Path, bool]:
-    """The run's best weights rebuilt for `size` px (BatchNorm statistics re-estimated there), saved
-    as a checkpoint whose data config says so."""
+def native_checkpoint(
+    run: Path, size: int, out: Path, recalibrate: bool, bn_images: int = 64
+) -> tuple[Path, bool]:
+    """The run's best weights rebuilt for `size` px, saved as a checkpoint whose data config says so.
+
+    `recalibrate`: BatchNorm statistics re-estimated there (models trained from scratch at 32 px);
+    ImageNet-pretrained statistics already fit full-size images and are kept (re-estimated on
+    upscaled digits, Lite0's FP32 parity went from 3e-5 to 6e-4)."""
     from edgetl.models import load_classifier, save_checkpoint
     from edgetl.models.resize import rebuild_at_size
 
     model, meta = load_classifier(run)
     big = rebuild_at_size(meta.model, model.state_dict(), meta.num_classes, size)
     dc = {**meta.data_config, "input_size": (3, size, size)}
-    recalibrated = recalibrate_bn(big, dc, bn_images)
+    recalibrated = recalibrate and recalibrate_bn(big, dc, bn_images)
     path = save_checkpoint(
         out / "checkpoints" / "best.safetensors", big, dataclasses.replace(meta, data_config=dc)
     )
@@ -196,12 +201,12 @@ def _top_ops(ops: list[dict[str, Any]] | None, n: int = 3) -> list[str]:
     return [f"{o['op']} {o['ms']:.1f} ms ({100 * o['share']:.0f}%)" for o in (ops or [])[:n]]
 
 
-def bench_native(run: Path, size: int, s: Settings, out: Path) -> dict[str, Any]:
+def bench_native(run: Path, size: int, s: Settings, out: Path, recalibrate: bool = True) -> dict[str, Any]:
     """FP32 + INT8 at the native size (no accuracy gates, FP32 parity kept), timed next to eager."""
     from edgetl.bench import BenchConfig, bench
     from edgetl.export import ExportConfig, export
 
-    ckpt, recalibrated = native_checkpoint(run, size, out)
+    ckpt, recalibrated = native_checkpoint(run, size, out, recalibrate)
     rep = export(
         ExportConfig(
             source=str(ckpt), data="digits", precisions=["fp32", "int8"], target="cpu-x86",
@@ -248,7 +253,8 @@ def run_family(name: str, s: Settings, work: Path, native: bool, reuse: bool = F
     stages.append(("export", lambda: export_gated(Path(row["run"]))))
     if native:
         size = int(timm.create_model(fam.model, pretrained=False).pretrained_cfg["input_size"][-1])
-        stages.append(("native", lambda: bench_native(Path(row["run"]), size, s, work / "native")))
+        scratch = fam.pretrained == "none"
+        stages.append(("native", lambda: bench_native(Path(row["run"]), size, s, work / "native", scratch)))
     for stage, fn in stages:
         if stage != "train" and "run" not in row:
             row["errors"][stage] = "skipped: training failed"
@@ -297,6 +303,11 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"({s['repeat']} rounds). Load average {result['loadavg_start']:.1f} at start, {result['loadavg_end']:.1f} at end; "
         f"{result['cpu']}.",
         "",
+        "Commands: "
+        + "; then ".join(f"`{c}`" for c in result.get("commands", [result["command"]]))
+        + (" (rows it remade are marked *)" if result.get("commands") else "")
+        + ".",
+        "",
         "| family | model | train val acc | FP32 export (max abs diff) | FP16 | INT8 val acc / PyTorch / agreement | "
         "nodes in float | native px | INT8 vs FP32 | FP32 vs eager | INT8 policy at native px; where INT8 time goes "
         "when it is not faster (FP32 beside it) | failed stage: reason |",
@@ -315,7 +326,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         )  # fmt: skip
         model = r["model"] + (f" ({r['weights']} weights)" if r["weights"] != "none" else "")
         lines.append(
-            f"| {r['family']} | {model} | {_pct(r.get('train_val_acc'))} | {fp32} | {fp16} | {int8} | "
+            f"| {r['family']}{' *' if 'by' in r else ''} | {model} | {_pct(r.get('train_val_acc'))} | {fp32} | {fp16} | {int8} | "
             f"{r.get('nodes_in_float', '-')} | {r.get('native_size', '-')} | {_x(r.get('int8_speedup'))} | "
             f"{_x(r.get('fp32_vs_eager'))} | {_where(r)} | {_reason(r)} |"
         )
@@ -332,6 +343,16 @@ def _cpu() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _updated(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `new`'s rows in place of the same families' (each row says which command made it)."""
+    rows = {r["family"]: r for r in new["rows"]}
+    out = {**base, "commands": [*base.get("commands", [base["command"]]), new["command"]]}
+    out["rows"] = [
+        {**rows[r["family"]], "by": new["command"]} if r["family"] in rows else r for r in base["rows"]
+    ]
+    return out
 
 
 def _write(result: dict[str, Any], out: Path, stamp: str) -> Path:
@@ -354,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse", action="store_true", help="reuse finished runs in --work: export and time again only"
     )
     ap.add_argument("--out", default=str(RESULTS), help="results folder (default bench/results)")
+    ap.add_argument(
+        "--update", help="an earlier backbones-*.json: this run's families replace its rows there (its "
+        "command list grows by this one) instead of writing a new file",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     names = FAMILIES.names()
     if args.only:
@@ -381,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         "families": names,
         "rows": [],
     }
+    base = json.loads(Path(args.update).read_text()) if args.update else None
     for i, name in enumerate(names):
         print(f"[{i + 1}/{len(names)}] {name} ({FAMILIES.get(name).model})", flush=True)
         result["rows"].append(
@@ -388,9 +414,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         result["loadavg_end"] = _load()
         result["seconds"] = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds())
-        path = _write(
-            result, Path(args.out), stamp
-        )  # after every family: a killed run keeps what it measured
+        if base is None:
+            path = _write(
+                result, Path(args.out), stamp
+            )  # after every family: a killed run keeps what it measured
+        else:
+            path = _write(
+                _updated(base, result), Path(args.update).parent, Path(args.update).stem.split("-", 1)[1]
+            )
     print(to_markdown(result))
     print(f"-> {path} ({result['seconds']} s, work folder {work})")
     return 0
