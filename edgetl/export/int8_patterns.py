@@ -46,20 +46,16 @@ class GraphIndex:
         return users[0] if len(users) == 1 else None
 
 
-def _self_gated(g: GraphIndex, gate: str) -> list[tuple[Any, Any]]:
+def hard_swish(g: GraphIndex) -> list[tuple[Any, Any]]:
+    """(HardSigmoid, Mul) pairs with Mul(x, HardSigmoid(x)): hard-swish as onnxruntime runs it."""
     pairs = []
     for n in g.nodes:
-        if n.op_type != gate:
+        if n.op_type != "HardSigmoid":
             continue
         for m in g.consumers.get(n.output[0], []):
             if m.op_type == "Mul" and set(m.input) == {n.input[0], n.output[0]}:
                 pairs.append((n, m))
     return pairs
-
-
-def hard_swish(g: GraphIndex) -> list[tuple[Any, Any]]:
-    """(HardSigmoid, Mul) pairs with Mul(x, HardSigmoid(x)): hard-swish as onnxruntime runs it."""
-    return _self_gated(g, "HardSigmoid")
 
 
 def attention_softmax(g: GraphIndex) -> list[tuple[Any, Any]]:

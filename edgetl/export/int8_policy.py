@@ -23,8 +23,8 @@ pattern. Each action was chosen by side-by-side latency and agreement on this CP
   chance); excluding the node is not enough, onnxruntime fuses DQ -> Softmax -> Q at load time.
 - float-island: ReLU linear attention's normalization (EfficientViT: q @ kv, then the slices,
   the eps Add and the Div): numerator and normalizer share one per-tensor scale, the normalizer is
-  small, and the ratio of two coarse INT8 values collapsed EfficientViT-B0 to 20% (FP32 82%);
-  with this island 82.2%, 96% agreement (digits, 32 px).
+  small, and the ratio of two coarse INT8 values collapsed EfficientViT-B0 (33.6% vs 82.2% in
+  bench/results/backbones-20261202-1340.json; 84.2% = PyTorch with the island, -1419.json).
 - shared range: Concat of activations (GhostNet's ghost halves, FastViT/MobileViT joins): inputs
   and output calibrated to one range, so QLinearConcat copies bytes instead of requantizing.
 `RULES` is a registry: a new pattern is one `RULES.register(...)`.
