@@ -72,6 +72,8 @@ def _session(path: Path, threads: int):
 def bench(
     fp32: Path, int8: Path, inputs: np.ndarray, threads: int, rounds: int, iters: int, warmup: int
 ) -> dict:
+    from edgetl.bench.timing import settle
+
     sessions = {"fp32": _session(fp32, threads), "int8": _session(int8, threads)}
     name = sessions["fp32"].get_inputs()[0].name
     feeds = [{name: inputs[i : i + 1]} for i in range(len(inputs))]
@@ -85,6 +87,9 @@ def bench(
         med = {}
         for key in order:
             s = sessions[key]
+            settle()  # the other session's threads stop spinning
+            for i in range(2):
+                s.run(None, feeds[i % len(feeds)])
             times = []
             for i in range(iters):
                 feed = feeds[(r * iters + i) % len(feeds)]

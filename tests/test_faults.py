@@ -236,6 +236,11 @@ def _write_bytes(self, data):
     return _real(self, data)
 pathlib.Path.write_bytes = _write_bytes
 """
+KILL_BEFORE_STATE_REMOVAL = """
+import os, signal
+from edgetl.train import rundir
+rundir.RunDir.remove_state = lambda self: os.kill(os.getpid(), signal.SIGKILL)
+"""
 KILL_BEFORE_RENAME = """
 import importlib, importlib.util, os, signal
 # compare_onnx is called from whichever export module builds the variants (api, or builders after issue 13)
@@ -467,8 +472,11 @@ def test_random_sigkills_during_training_then_resume_match_an_uninterrupted_run(
                 reader.folder = attempts[-1].run
         assert sum(len(a.kills) for a in attempts) == KILLS, "time budget ran out before 3 kills"
         for at in attempts:
-            if at.run.exists() and not (at.run / "eval" / "eval.json").exists():
-                if not (at.run / "checkpoints" / "train_state.pt").exists():
+            state = at.run / "checkpoints" / "train_state.pt"
+            # Finished means the train state is gone: a kill between eval.json and its removal leaves both,
+            # and --resume then only re-evaluates the best weights and removes the state.
+            if at.run.exists() and (state.exists() or not (at.run / "eval" / "eval.json").exists()):
+                if not state.exists():
                     shutil.rmtree(at.run)
                     argv = ["train", "--data", data, "--out", at.run, *TRAIN_ARGS]
                 else:
@@ -489,8 +497,9 @@ def test_random_sigkills_during_training_then_resume_match_an_uninterrupted_run(
 
 def test_sigkill_inside_checkpoint_and_state_writes_then_resume(server, data, reference, tmp_path) -> None:
     """A kill in the middle of writing last/best.safetensors, then in the middle of writing the train
-    state: the half-written temp files exist (so the kills really landed inside the writes), the
-    final files are the previous complete ones, and --resume ends exactly like the reference."""
+    state, then between eval.json and the removal of the state: the half-written temp files exist (so the
+    kills really landed inside the writes), the final files are the previous complete ones, and --resume
+    ends exactly like the reference."""
     import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -523,8 +532,13 @@ def test_sigkill_inside_checkpoint_and_state_writes_then_resume(server, data, re
     assert _state_rows(run) == 3
     assert read_checkpoint(run / "checkpoints" / "last.safetensors")[1].epoch == 4
 
-    # 3. resumed to the end
-    child = server.run(["train", "--resume", run], tmp_path / "3.log", env)
+    # 3. resumed to the end, and killed after eval.json was written, before the train state was removed
+    child = server.run(["train", "--resume", run], tmp_path / "3.log", env, KILL_BEFORE_STATE_REMOVAL)
+    assert child.killed, child.text()
+    assert (run / "eval" / "eval.json").is_file() and (run / "checkpoints" / "train_state.pt").is_file()
+
+    # 4. resumed again: nothing is retrained, the best weights are evaluated again and the state removed
+    child = server.run(["train", "--resume", run], tmp_path / "4.log", env)
     assert child.ok, child.text()
     assert "resuming" in child.text()
     assert_same_result(run, reference.run)

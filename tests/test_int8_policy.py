@@ -116,27 +116,139 @@ def hswish(tmp_path_factory):
     return fp32, pre, q.quantize(d / "int8.onnx"), q_ort.quantize(d / "int8-ort.onnx"), q
 
 
-def test_hard_swish_is_one_float_island_not_a_dq_q_pair_per_op(hswish):
-    _, pre, int8, int8_ort, q = hswish
+def test_hard_swish_and_the_gate_run_in_int8_with_no_float_op_left(hswish):
+    fp32, pre, int8, int8_ort, q = hswish
     assert (
         Counter(n.op_type for n in onnx.load(str(pre)).graph.node)["HardSigmoid"] == 4
     )  # 3 hard-swish + SE gate
-    from edgetl.export.int8_patterns import GraphIndex, hard_swish
-
     m, ort_m = onnx.load(str(int8)), onnx.load(str(int8_ort))
+    count, ort_count = (Counter(n.op_type for n in g.graph.node) for g in (m, ort_m))
+    # onnxruntime's default: DQ -> HardSigmoid -> Q around every hard-sigmoid (no INT8 kernel for it)
+    assert ort_count["HardSigmoid"] == 4
+    # the policy: hard-swish as Add, Clip (folded into the Q) and Mul; the SE gate folded into its Conv
+    assert count["HardSigmoid"] == 0 and count["Clip"] == 0
+    rules = {a["rule"]: a for a in q.plan.applied}
+    assert rules["hard-swish-int8"]["count"] == 3 and rules["gate-fold"]["count"] == 1
+    # the Mul by 1/6 of each hard-swish is folded into a DequantizeLinear scale: one Mul per hard-swish
+    # (x * clip(x + 3)) and the SE's x * gate are left, each between Q/DQ, so onnxruntime fuses QLinearMul
+    assert rules["scalar-mul"]["count"] == 3 and count["Mul"] == 4
+    producer = {o: n for n in m.graph.node for o in n.output}
+    for n in m.graph.node:
+        if n.op_type in ("Mul", "Add"):
+            assert all(producer[t].op_type == "DequantizeLinear" for t in n.input), n.name
+    # every float op of the rewrite has a quantized input and output: fewer Q than the default
+    assert count["QuantizeLinear"] < ort_count["QuantizeLinear"]
+
+
+def test_rewritten_hard_swish_and_gate_compute_the_same_function(hswish, tmp_path):
+    """In float, the rewrites are the same function (they only change what INT8 can run)."""
+    from edgetl.export.int8_policy import plan_policy
+
+    _, pre, _, _, _ = hswish
+    plan = plan_policy(onnx.load(str(pre)), ["gate-fold", "hard-swish-int8"])
+    onnx.save(plan.model, str(tmp_path / "rewritten.onnx"))
+    x, _ = _data(16, seed=4)
+    np.testing.assert_allclose(_run(tmp_path / "rewritten.onnx", x), _run(pre, x), rtol=1e-5, atol=1e-5)
+
+
+def test_hard_swish_float_island_when_the_int8_rewrite_is_off(tmp_path):
+    from edgetl.export.int8_patterns import GraphIndex, hard_swish
+    from edgetl.export.int8_policy import RULES
+
+    fp32 = _export(_fit(HardSwishNet()), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "q", rules=[r for r in RULES.names() if r != "hard-swish-int8"])
+    m = onnx.load(str(q.quantize(tmp_path / "int8.onnx")))
     reads = _reads_of(m)
     pairs = hard_swish(GraphIndex(m))  # x * hardsigmoid(x), both reading the same float x
     assert len(pairs) == 3
     for hs, _mul in pairs:  # no QuantizeLinear between HardSigmoid and its Mul
         assert [c.op_type for c in reads[hs.output[0]]] == ["Mul"]
-    # onnxruntime's default quantizes between them (DQ -> HardSigmoid -> Q -> QLinearMul): no float pair left
-    assert hard_swish(GraphIndex(ort_m)) == []
-    count = Counter(n.op_type for n in m.graph.node)
-    ort_count = Counter(n.op_type for n in ort_m.graph.node)
-    assert count["QuantizeLinear"] <= ort_count["QuantizeLinear"] - 3
-    assert count["QuantizeLinear"] <= 13  # one Q per tensor between INT8 ops (13 here), not one per float op
-    rules = {a["rule"]: a for a in q.plan.applied}
-    assert rules["hard-swish"]["count"] == 3 and rules["hard-swish"]["action"] == "float-island"
+    assert {a["rule"]: a["action"] for a in q.plan.applied}["hard-swish"] == "float-island"
+
+
+class GroupedNet(nn.Module):
+    """FastViT's patch embedding in miniature: a grouped Conv with 2 outputs per input channel,
+    beside a depthwise Conv and a RegNet-style grouped Conv (4 channels per group)."""
+
+    def __init__(self, classes: int = 2):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+        self.embed = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1, groups=8), nn.ReLU())
+        self.dw = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.ReLU())
+        self.group4 = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1, groups=4), nn.ReLU())
+        self.head = nn.Linear(16, classes)
+
+    def forward(self, x):
+        return self.head(self.group4(self.dw(self.embed(self.stem(x)))).mean((2, 3)))
+
+
+def test_channel_multiplier_conv_stays_float_and_onnxruntime_does_not_requantize_it(tmp_path):
+    """A float Conv between INT8 nodes is re-quantized by onnxruntime at load time (its
+    WeightBiasQuantization transformer: per-tensor INT8 weights, then QLinearConv) unless its bias
+    is not an initializer; the policy's float Convs must really run in float."""
+    import onnxruntime as ort
+
+    from edgetl.export.int8_graph import pin_float
+
+    fp32 = _export(_fit(GroupedNet()), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "q")
+    int8 = q.quantize(tmp_path / "int8.onnx")
+    rule = next(a for a in q.plan.applied if a["rule"] == "grouped-conv")
+    assert rule["count"] == 1  # the 1-in/2-out grouped Conv; not the depthwise, not the 4-per-group one
+    m = onnx.load(str(int8))
+    (embed,) = [n for n in m.graph.node if n.name in q.plan.exclude and n.op_type == "Conv"]
+    producer = {o: n for n in m.graph.node for o in n.output}
+    assert producer[embed.input[0]].op_type == "DequantizeLinear" and embed.input[1] in {
+        i.name for i in m.graph.initializer
+    }  # float weight between INT8 nodes: the case onnxruntime re-quantizes
+
+    x, _ = _data(16, seed=5)
+
+    def run(path: Path, disabled: list[str]) -> np.ndarray:
+        s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"], disabled_optimizers=disabled)
+        return s.run(None, {s.get_inputs()[0].name: x})[0]
+
+    pinned = run(int8, [])
+    np.testing.assert_array_equal(pinned, run(int8, ["WeightBiasQuantization"]))
+    # the same file without the pin: onnxruntime changes what the Conv computes
+    bias = producer[embed.input[2]]
+    m.graph.node.remove(bias)
+    embed.input[2] = "float_bias"
+    b = onnx.numpy_helper.to_array(next(i for i in m.graph.initializer if i.name == bias.input[0]))
+    scale = onnx.numpy_helper.to_array(next(i for i in m.graph.initializer if i.name == bias.input[1]))
+    m.graph.initializer.append(onnx.numpy_helper.from_array((b * scale).astype(np.float32), "float_bias"))
+    onnx.save(m, str(tmp_path / "unpinned.onnx"))
+    unpinned = run(tmp_path / "unpinned.onnx", [])
+    assert not np.array_equal(unpinned, run(tmp_path / "unpinned.onnx", ["WeightBiasQuantization"]))
+    np.testing.assert_allclose(pinned, run(tmp_path / "unpinned.onnx", ["WeightBiasQuantization"]), atol=1e-5)
+    assert pin_float(m, {embed.name}) == 1
+
+
+def test_scalar_mul_between_int8_tensors_is_folded_into_the_dq_scale(tmp_path):
+    from edgetl.export.int8_graph import fold_scalar_muls
+
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 1)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.head(self.b(torch.relu(self.a(x)) * 0.125).mean((2, 3)))
+
+    fp32 = _export(_fit(Scaled()), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "q")
+    _, q_off = _quantizer(fp32, tmp_path / "off", rules=[])
+    folded, plain = q.quantize(tmp_path / "int8.onnx"), q_off.quantize(tmp_path / "plain.onnx")
+    ops, plain_ops = (Counter(n.op_type for n in onnx.load(str(p)).graph.node) for p in (folded, plain))
+    assert plain_ops["Mul"] == 1 and ops["Mul"] == 0  # the QLinearMul is gone
+    assert ops["QuantizeLinear"] == plain_ops["QuantizeLinear"] - 1
+    x, _ = _data(32, seed=6)
+    ref, got, base = _run(fp32, x), _run(folded, x), _run(plain, x)
+    # the same INT8 values, rescaled: no worse than requantizing (one rounding fewer)
+    assert np.abs(got - ref).max() <= np.abs(base - ref).max() * 1.05 + 1e-6
+    m = onnx.load(str(folded))
+    assert fold_scalar_muls(m) == 0  # nothing left to fold
 
 
 def test_spatial_mean_runs_as_int8_pooling(hswish):

@@ -10,7 +10,6 @@ rounds and is not timed again. Backends are closed when all rounds are done.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ import numpy as np
 
 from edgetl.bench.config import BenchConfig
 from edgetl.bench.images import Crops, geometry, pool_batches
-from edgetl.bench.timing import time_runs
+from edgetl.bench.timing import settle, time_runs
 from edgetl.progress import Reporter
 
 if TYPE_CHECKING:
@@ -82,7 +81,7 @@ def _one_round(c: Cell, feeds: list[Any], r: int, cfg: BenchConfig, t: Timed) ->
         return
     t.samples.extend(s)
     t.round_p50_ms.append(float(np.median(s)))
-    time.sleep(0.05)  # let the previous backend's spinning threads go idle
+    settle()  # let this backend's spinning threads go idle before the next one is timed
 
 
 __all__ = ["Timed", "failure", "time_rounds"]

@@ -3,6 +3,7 @@
     samples = time_runs(run, feeds, warmup=10, runs=100, budget_s=None)   # ms per call
     stats = LatencyStats.from_samples(samples)                            # min/p50/p90/p99/mean/std
     spread = round_spread([3.1, 3.0, 3.3])                                # (max - min) / median
+    settle()                                  # between two sessions timed one after the other
 
 Each timed call gets the next feed of a pool of different inputs (an app never sends the same
 tensor twice; reusing one pre-filled input overstates throughput). The garbage collector is
@@ -22,6 +23,16 @@ from typing import Any
 import numpy as np
 
 MIN_RUNS = 3  # a time budget never yields fewer timed calls than this
+# onnxruntime's (and torch's, OpenVINO's) worker threads spin for ~0.1 s after a call before they
+# sleep: timed right after another session, a model shared the 2 cores with those spinners and
+# ran up to 5x slower (MobileNetV3-Small 2.2 -> 6-11 ms p50 after 4 other sessions; 0.05 s pauses
+# still 2-8 ms; 0.1-0.3 s: 1.7-2.6 ms, as alone). Interleaved timing pauses this long between sessions.
+SETTLE_S = 0.25
+
+
+def settle(seconds: float = SETTLE_S) -> None:
+    """Wait for the previous session's spinning threads to go idle before timing another."""
+    time.sleep(seconds)
 
 
 @dataclass
@@ -121,4 +132,6 @@ def ratio_range(slow_rounds: Sequence[float], fast_rounds: Sequence[float]) -> t
     return min(slow_rounds) / max(fast_rounds), max(slow_rounds) / min(fast_rounds)
 
 
-__all__ = ["MIN_RUNS", "LatencyStats", "ratio_range", "round_spread", "separable", "time_runs"]
+__all__ = [
+    "MIN_RUNS", "SETTLE_S", "LatencyStats", "ratio_range", "round_spread", "separable", "settle", "time_runs",
+]  # fmt: skip

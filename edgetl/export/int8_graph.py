@@ -2,6 +2,8 @@
 
     float_inputs(qdq_model, {"/blocks/blocks.0/Conv"}, source=float_model)   # returns rewires
 
+    pin_float(qdq_model, {"/stages.1/downsample/Conv"})                       # returns Convs pinned
+
 Used by `StaticQuantizer.quantize` for the policy's float islands (constants only) and the
 accuracy budget's fallback nodes (activations too).
 """
@@ -102,6 +104,147 @@ def float_inputs(model: Any, names: set[str], source: Any | None = None, activat
     return rewired
 
 
+def pin_float(model: Any, names: set[str]) -> int:
+    """Keep the float Convs in `names` float when onnxruntime loads the file; returns how many.
+
+    onnxruntime's WeightBiasQuantization transformer (on by default) quantizes the float weight of
+    any Conv whose input is a DequantizeLinear output (per-tensor symmetric INT8, then fused into
+    QLinearConv), so a float island's Conv between INT8 nodes silently ran in INT8. It leaves a
+    Conv alone when the bias is not an initializer: the bias is fed through an INT32
+    DequantizeLinear (scale max|b| / 2^30: exact to float32 rounding), a zero bias added if none.
+    """
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    g = model.graph
+    producer = {o: n for n in g.node for o in n.output}
+    inits = {i.name: i for i in g.initializer}
+    pinned = 0
+    for n in list(g.node):
+        if n.name not in names or n.op_type not in ("Conv", "ConvTranspose") or len(n.input) < 2:
+            continue
+        src = producer.get(n.input[0])
+        if src is None or src.op_type != "DequantizeLinear" or n.input[1] not in inits:
+            continue
+        w = inits[n.input[1]]
+        out_ch = w.dims[0] if n.op_type == "Conv" else w.dims[1] * _group(n)
+        if len(n.input) > 2 and n.input[2]:
+            if n.input[2] not in inits:
+                continue  # already not an initializer (a DQ): onnxruntime leaves it alone
+            b = numpy_helper.to_array(inits[n.input[2]]).astype(np.float64)
+        else:
+            b = np.zeros(out_ch)
+        scale = float(np.abs(b).max()) / 2**30 or 1.0
+        q = np.round(b / scale).astype(np.int32)
+        base = f"{n.name}_float_bias"
+        g.initializer.extend(
+            [
+                numpy_helper.from_array(q, f"{base}_int32"),
+                numpy_helper.from_array(np.array(scale, np.float32), f"{base}_scale"),
+                numpy_helper.from_array(np.array(0, np.int32), f"{base}_zero_point"),
+            ]
+        )
+        dq = onnx.helper.make_node(
+            "DequantizeLinear", [f"{base}_int32", f"{base}_scale", f"{base}_zero_point"], [base], name=base
+        )
+        g.node.insert(list(g.node).index(n), dq)
+        if len(n.input) > 2:
+            n.input[2] = base
+        else:
+            n.input.append(base)
+        pinned += 1
+    read = {t for n in g.node for t in n.input}
+    for init in [i for i in g.initializer if i.name not in read]:
+        g.initializer.remove(init)
+    return pinned
+
+
+def fold_scalar_muls(model: Any) -> int:
+    """DQ(q; s, z) -> Mul(c) -> Q -> DQ  ==>  DQ(q; s * c, z), for a positive scalar constant c; returns folds.
+
+    Multiplying by a constant only rescales: the same INT8 values with scale s * c are the product,
+    without the QLinearMul onnxruntime would run (and its second rounding). hard-swish's alpha and
+    attention's 1/sqrt(d) are such Muls."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    consumers: dict[str, list[Any]] = {}
+    for n in g.node:
+        for t in n.input:
+            consumers.setdefault(t, []).append(n)
+    outputs = {o.name for o in g.output}
+    folded = 0
+
+    def constant(t: str) -> Any:
+        """The value of `t` when it is a constant: an initializer, or DQ of initializers."""
+        if t in inits:
+            return numpy_helper.to_array(inits[t])
+        d = producer.get(t)
+        if d is None or d.op_type != "DequantizeLinear" or not all(i in inits for i in d.input if i):
+            return None
+        q, sc = (numpy_helper.to_array(inits[i]) for i in d.input[:2])
+        zp = numpy_helper.to_array(inits[d.input[2]]) if len(d.input) > 2 and d.input[2] else 0
+        return (q.astype(np.float64) - zp) * sc
+
+    for mul in [n for n in g.node if n.op_type == "Mul" and len(n.input) == 2]:
+        k = next((i for i, t in enumerate(mul.input) if constant(t) is not None), None)
+        if k is None:
+            continue
+        c = constant(mul.input[k])
+        dq = producer.get(mul.input[1 - k])
+        if c.size != 1 or not float(c.reshape(-1)[0]) > 0 or dq is None or dq.op_type != "DequantizeLinear":
+            continue
+        if (
+            len(dq.input) < 2
+            or dq.input[1] not in inits
+            or numpy_helper.to_array(inits[dq.input[1]]).size != 1
+        ):
+            continue
+        if mul.output[0] in outputs:
+            continue
+        readers = consumers.get(mul.output[0], [])
+        qs = [r for r in readers if r.op_type == "QuantizeLinear"]
+        dqs = [d for q in qs for d in consumers.get(q.output[0], [])]
+        if any(d.op_type != "DequantizeLinear" or d.output[0] in outputs for d in dqs):
+            continue
+        scale = numpy_helper.to_array(inits[dq.input[1]]).astype(np.float32) * np.float32(c.reshape(-1)[0])
+        name = f"{mul.name or mul.output[0]}_folded"
+        g.initializer.append(numpy_helper.from_array(scale.astype(np.float32), f"{name}_scale"))
+        new = onnx.helper.make_node(
+            "DequantizeLinear", [dq.input[0], f"{name}_scale", *dq.input[2:]], [name], name=name
+        )
+        new.attribute.extend(dq.attribute)
+        old_outputs = {mul.output[0], *(d.output[0] for d in dqs)}
+        for n in g.node:
+            for i, t in enumerate(n.input):
+                if t in old_outputs:
+                    n.input[i] = name
+        for n in [mul, *qs, *dqs]:
+            g.node.remove(n)
+        g.node.insert(list(g.node).index(dq) + 1, new)
+        folded += 1
+    if folded:
+        read = {t for n in g.node for t in n.input} | outputs
+        for n in [n for n in g.node if n.op_type == "DequantizeLinear" and n.output[0] not in read]:
+            g.node.remove(n)
+        read = {t for n in g.node for t in n.input}
+        for init in [i for i in g.initializer if i.name not in read]:
+            g.initializer.remove(init)
+        _toposort(g)
+    return folded
+
+
+def _group(n: Any) -> int:
+    import onnx
+
+    return next((onnx.helper.get_attribute_value(a) for a in n.attribute if a.name == "group"), 1)
+
+
 def _toposort(g: Any) -> None:
     ready = {i.name for i in g.input} | {i.name for i in g.initializer} | {""}
     pending, order = list(g.node), []
@@ -121,4 +264,4 @@ def _toposort(g: Any) -> None:
     g.node.extend(order)
 
 
-__all__ = ["float_inputs"]
+__all__ = ["float_inputs", "fold_scalar_muls", "pin_float"]

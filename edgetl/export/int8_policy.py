@@ -14,10 +14,17 @@ pattern. Each action was chosen by side-by-side latency and agreement on this CP
   com.microsoft Gelu kept float, so one DQ/Q pair brackets it (onnxruntime's default quantizes
   its Add/Mul with a DQ/Q pair between every node; it has no INT8 Erf, and it does not fuse the
   five nodes into Gelu once the input is a DequantizeLinear output);
-- float-island: hard-swish (HardSigmoid + Mul after onnxruntime inlines HardSwish): onnxruntime
-  has no INT8 HardSigmoid, so its default puts DQ -> HardSigmoid -> Q and a QLinearMul after it;
-  kept float, the pair costs one DQ/Q pair (22 fewer Q and DQ in MobileNetV3-Large), exact math,
-  and measured the same speed within this machine's noise.
+- rewrite: hard-swish (HardSigmoid + Mul after onnxruntime inlines HardSwish) -> x * Clip(x + 3, 0, 6)
+  * (1/6): onnxruntime has no INT8 HardSigmoid, but runs Add and Mul in INT8 and folds the Clip into
+  the Q range (MobileNetV3-Large 0.88x -> 1.15x); the float island (`hard-swish`) is what is left
+  when this rule is off;
+- rewrite: a hard-sigmoid gate right after a Conv (squeeze-excite) folds into the Conv's weights and a
+  Clip(0, 1), which the Conv's output quantization absorbs;
+- requantize: a Mul by a positive scalar between INT8 tensors becomes the scale of one DQ (after
+  quantization: the same INT8 values rescaled, no QLinearMul);
+- float-island: grouped Convs with one input channel and several outputs per group (FastViT's patch
+  embeddings): onnxruntime's QLinearConv runs them one GEMM per group, 13x the float Conv's time.
+  Float Convs are pinned float (int8_graph.pin_float): onnxruntime re-quantizes them at load otherwise;
 - rewrite: Softmax over an axis of length 1 (LeViT's last stage at small inputs) -> the constant 1
   it computes: onnxruntime's QLinearSoftmax returns 0 there, which zeroed LeViT's attention (INT8 at
   chance); excluding the node is not enough, onnxruntime fuses DQ -> Softmax -> Q at load time.
@@ -37,9 +44,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgetl.export import int8_patterns as P
+from edgetl.export.int8_graph import fold_scalar_muls
 from edgetl.registry import Registry
 
-ACTIONS = ("rewrite", "float-island", "quantize-around", "shared-range")
+ACTIONS = ("rewrite", "float-island", "quantize-around", "shared-range", "requantize")
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class Rule:
     why: str
     find: Callable[[P.GraphIndex], list[list[Any]]]
     rewrite: Callable[[Any, list[list[Any]]], list[str]] | None = None  # "rewrite": returns nodes kept float
+    post: Callable[[Any], int] | None = None  # "requantize": edits the quantized model, returns matches
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -62,6 +71,7 @@ class PolicyPlan:
     model: Any
     exclude: list[str] = field(default_factory=list)
     shared_ranges: list[list[str]] = field(default_factory=list)  # tensors calibrated to one range
+    post: list[str] = field(default_factory=list)  # "requantize" rules, run on the quantized model
     applied: list[dict[str, Any]] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -125,6 +135,80 @@ def _to_ones(model: Any, matches: list[list[Any]]) -> list[str]:
     return []
 
 
+def _hard_sigmoid_params(n: Any) -> tuple[float, float]:
+    import onnx
+
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+    return float(attrs.get("alpha", 0.2)), float(attrs.get("beta", 0.5))
+
+
+def _const(model: Any, name: str, value: Any) -> str:
+    import numpy as np
+    from onnx import numpy_helper
+
+    model.graph.initializer.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
+    return name
+
+
+def _fold_hard_sigmoid(model: Any, matches: list[list[Any]]) -> list[str]:
+    """Conv -> HardSigmoid(alpha, beta) -> Conv' -> Clip(0, 1) with W' = alpha W, b' = alpha b + beta.
+
+    The Clip folds into the Conv's output QuantizeLinear, so the gate costs nothing in INT8."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    for conv, h in matches:  # new constants: the old ones may be shared (quant_pre_process dedupes them)
+        alpha, beta = _hard_sigmoid_params(h)
+        base = h.name or h.output[0]
+        w = numpy_helper.to_array(inits[conv.input[1]])
+        has_bias = len(conv.input) > 2 and conv.input[2]
+        b = numpy_helper.to_array(inits[conv.input[2]]) if has_bias else np.zeros(w.shape[0], np.float32)
+        conv.input[1] = _const(model, f"{base}_w", w * np.float32(alpha))
+        bias = _const(model, f"{base}_b", b * np.float32(alpha) + np.float32(beta))
+        if len(conv.input) > 2:
+            conv.input[2] = bias
+        else:
+            conv.input.append(bias)
+        lo, hi = _const(model, f"{base}_lo", 0.0), _const(model, f"{base}_hi", 1.0)
+        clip = onnx.helper.make_node("Clip", [h.input[0], lo, hi], [h.output[0]], name=f"{base}_clip")
+        at = list(g.node).index(h)
+        g.node.remove(h)
+        g.node.insert(at, clip)
+    read = {t for n in g.node for t in n.input}
+    for init in [i for i in g.initializer if i.name not in read]:
+        g.initializer.remove(init)
+    return []
+
+
+def _hard_swish_int8(model: Any, matches: list[list[Any]]) -> list[str]:
+    """x * hardsigmoid(x) -> Mul(Mul(x, Clip(x + beta/alpha, 0, 1/alpha)), alpha): Add, Mul and a
+    Clip folded into a QuantizeLinear, all of which onnxruntime runs in INT8 (QLinearAdd/QLinearMul)."""
+    import onnx
+
+    g = model.graph
+    for h, mul in matches:
+        alpha, beta = _hard_sigmoid_params(h)
+        x, y, base = h.input[0], mul.output[0], h.name or h.output[0]
+        nodes = [
+            onnx.helper.make_node("Add", [x, _const(model, f"{base}_shift", beta / alpha)], [f"{base}_a"], name=f"{base}_add"),
+            onnx.helper.make_node(
+                "Clip", [f"{base}_a", _const(model, f"{base}_lo", 0.0), _const(model, f"{base}_hi", 1 / alpha)],
+                [f"{base}_c"], name=f"{base}_clip",
+            ),
+            onnx.helper.make_node("Mul", [x, f"{base}_c"], [f"{base}_m"], name=f"{base}_mul"),
+            onnx.helper.make_node("Mul", [f"{base}_m", _const(model, f"{base}_alpha", alpha)], [y], name=f"{base}_scale"),
+        ]  # fmt: skip
+        at = list(g.node).index(h)
+        g.node.remove(h)
+        g.node.remove(mul)
+        for k, n in enumerate(nodes):
+            g.node.insert(at + k, n)
+    return []
+
+
 RULES: Registry[Rule] = Registry("INT8 pattern rule")
 RULES.register(
     "spatial-mean",
@@ -144,6 +228,27 @@ RULES.register(
         "onnxruntime has no INT8 GELU: one float com.microsoft Gelu between one DQ/Q pair, not 5 nodes each bracketed",
         P.erf_gelu,
         _to_gelu,
+    ),
+)
+RULES.register(
+    "gate-fold",
+    Rule(
+        "gate-fold",
+        "rewrite",
+        "a HardSigmoid gate after a Conv folds into the Conv's weights and a Clip(0, 1), which the INT8 "
+        "Conv's output quantization absorbs",
+        lambda g: [list(p) for p in P.conv_hard_sigmoid(g)],
+        _fold_hard_sigmoid,
+    ),
+)
+RULES.register(
+    "hard-swish-int8",
+    Rule(
+        "hard-swish-int8",
+        "rewrite",
+        "x * hardsigmoid(x) as Add, Clip and Mul, which onnxruntime runs in INT8",
+        lambda g: [list(p) for p in P.hard_swish(g)],
+        _hard_swish_int8,
     ),
 )
 RULES.register(
@@ -190,6 +295,29 @@ RULES.register(
 )
 
 RULES.register(
+    "grouped-conv",
+    Rule(
+        "grouped-conv",
+        "float-island",
+        "onnxruntime's QLinearConv runs a grouped (not depthwise) convolution one GEMM per group; "
+        "the float Conv runs it in one NCHWc kernel",
+        lambda g: [[n] for n in P.grouped_convs(g)],
+    ),
+)
+
+RULES.register(
+    "scalar-mul",
+    Rule(
+        "scalar-mul",
+        "requantize",
+        "a Mul by a positive constant between INT8 tensors only rescales: folded into the DequantizeLinear "
+        "scale instead of a QLinearMul (hard-swish's 1/6, attention's 1/sqrt(d))",
+        lambda g: [],  # matched on the quantized graph, by `post`
+        post=lambda m: fold_scalar_muls(m),
+    ),
+)
+
+RULES.register(
     "concat",
     Rule(
         "concat",
@@ -218,6 +346,16 @@ def shared_range_cache(cache_in: Any, cache_out: Any, groups: list[list[str]]) -
     return cache_out
 
 
+def apply_post(plan: PolicyPlan, quantized: Any) -> None:
+    """Run the plan's "requantize" rules on the quantized model; records what matched in plan.applied."""
+    for name in plan.post:
+        rule = RULES.get(name)
+        count = rule.post(quantized) if rule.post is not None else 0
+        if count:
+            plan.applied = [a for a in plan.applied if a["rule"] != name]
+            plan.applied.append({"rule": name, "action": rule.action, "count": count, "why": rule.why})
+
+
 def plan_policy(model: Any, rules: list[str] | None = None) -> PolicyPlan:
     """Apply `rules` (default: all registered) to a copy of `model`; returns what was done."""
     import copy
@@ -225,6 +363,9 @@ def plan_policy(model: Any, rules: list[str] | None = None) -> PolicyPlan:
     out = PolicyPlan(copy.deepcopy(model))
     for name in rules if rules is not None else RULES.names():
         rule = RULES.get(name)
+        if rule.action == "requantize":  # matched on the quantized graph: `apply_post`
+            out.post.append(name)
+            continue
         matches = rule.find(P.GraphIndex(out.model))
         if not matches:
             continue
@@ -238,4 +379,4 @@ def plan_policy(model: Any, rules: list[str] | None = None) -> PolicyPlan:
     return out
 
 
-__all__ = ["ACTIONS", "RULES", "PolicyPlan", "Rule", "plan_policy", "shared_range_cache"]
+__all__ = ["ACTIONS", "RULES", "PolicyPlan", "Rule", "apply_post", "plan_policy", "shared_range_cache"]

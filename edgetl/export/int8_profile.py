@@ -56,7 +56,10 @@ def op_profile(
 def side_by_side(
     paths: dict[str, Path], inputs: np.ndarray, threads: int = 2, rounds: int = 10, iters: int = 10
 ) -> dict:
-    """Median batch-1 ms per model, timed in interleaved rounds (order alternating) on the same inputs."""
+    """Median batch-1 ms per model, timed in interleaved rounds (order alternating) on the same inputs,
+    with a pause between two sessions (edgetl.bench.timing.settle) and two warm calls each time."""
+    from edgetl.bench.timing import settle
+
     sessions = {k: _session(p, threads) for k, p in paths.items()}
     feeds = {k: s.get_inputs()[0].name for k, s in sessions.items()}
     for k, s in sessions.items():
@@ -67,6 +70,10 @@ def side_by_side(
     keys = list(sessions)
     for r in range(rounds):
         for k in keys if r % 2 == 0 else keys[::-1]:
+            settle()  # the previous session's threads stop spinning
+            s = sessions[k]
+            for i in range(2):
+                s.run(None, {feeds[k]: inputs[i % len(inputs)][None]})
             times = []
             for i in range(iters):
                 x = inputs[(r * iters + i) % len(inputs)][None]

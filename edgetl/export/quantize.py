@@ -269,16 +269,19 @@ class StaticQuantizer:
             raise ExportError(
                 f"int8: onnxruntime's quantize_static failed ({type(e).__name__}: {e})"
             ) from None
+        import onnx
+
+        from edgetl.export.int8_graph import float_inputs, pin_float
+        from edgetl.export.int8_policy import apply_post
+
+        model = onnx.load(str(out_path))
         if excluded:
-            import onnx
-
-            from edgetl.export.int8_graph import float_inputs
-
-            model = onnx.load(str(out_path))
             float_inputs(model, set(excluded), self.plan.model, activations=False)
             if exclude:  # the fallback's nodes read float activations too
                 float_inputs(model, set(exclude), self.plan.model)
-            onnx.save(model, str(out_path))
+            pin_float(model, set(excluded))
+        apply_post(self.plan, model)
+        onnx.save(model, str(out_path))
         return Path(out_path)
 
 

@@ -33,7 +33,12 @@ for _name, _family in {
     "ResNet": Family("resnet18", "test_resnet", "plain conv + BN + ReLU, the baseline"),
     "MobileNetV2": Family("mobilenetv2_050", "mobilenetv2_035", "depthwise separable, ReLU6"),
     "MobileNetV3": Family(
-        "mobilenetv3_small_100", "mobilenetv3_small_050", "hard-swish / hard-sigmoid, squeeze-excite"
+        "mobilenetv3_large_100", "mobilenetv3_large_075", "hard-swish / hard-sigmoid, squeeze-excite"
+    ),
+    "MobileNetV3-Small": Family(
+        "mobilenetv3_small_100",
+        "mobilenetv3_small_050",
+        "MobileNetV3 at its smallest: 16-96 channels, where INT8 convs gain least",
     ),
     "MobileNetV4": Family(
         "mobilenetv4_conv_small", "mobilenetv4_conv_small_035", "universal inverted bottleneck"

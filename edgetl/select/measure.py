@@ -135,7 +135,7 @@ def time_files(paths: list[str], opts: MeasureOptions, rounds: int = ROUNDS) -> 
     after another, a load that came and went between two candidates decided between them (the
     pick of the same selection flipped between two runs here); interleaved, it hits all alike."""
     from edgetl.bench.backends.ort import OrtBackend
-    from edgetl.bench.timing import LatencyStats, time_runs
+    from edgetl.bench.timing import LatencyStats, settle, time_runs
     from edgetl.runtime.classifier import Classifier
 
     backends, feeds = [], []
@@ -151,6 +151,7 @@ def time_files(paths: list[str], opts: MeasureOptions, rounds: int = ROUNDS) -> 
         for r in range(rounds):
             shift = r % len(paths) if paths else 0
             for i in [*range(shift, len(paths)), *range(shift)]:
+                settle()
                 samples[i] += time_runs(backends[i].run, feeds[i], warmup=10 if r == 0 else 2, runs=per_round,
                                         budget_s=opts.budget_s / rounds, min_runs=1)  # fmt: skip
     finally:
