@@ -97,9 +97,7 @@ def float_inputs(model: Any, names: set[str], source: Any | None = None, activat
             break
         for n in dead:
             g.node.remove(n)
-    read = {t for n in g.node for t in n.input}
-    for init in [i for i in g.initializer if i.name not in read]:
-        g.initializer.remove(init)
+    drop_unread_initializers(g)
     _toposort(g)
     return rewired
 
@@ -154,9 +152,7 @@ def pin_float(model: Any, names: set[str]) -> int:
         else:
             n.input.append(base)
         pinned += 1
-    read = {t for n in g.node for t in n.input}
-    for init in [i for i in g.initializer if i.name not in read]:
-        g.initializer.remove(init)
+    drop_unread_initializers(g)
     return pinned
 
 
@@ -232,11 +228,16 @@ def fold_scalar_muls(model: Any) -> int:
         read = {t for n in g.node for t in n.input} | outputs
         for n in [n for n in g.node if n.op_type == "DequantizeLinear" and n.output[0] not in read]:
             g.node.remove(n)
-        read = {t for n in g.node for t in n.input}
-        for init in [i for i in g.initializer if i.name not in read]:
-            g.initializer.remove(init)
+        drop_unread_initializers(g)
         _toposort(g)
     return folded
+
+
+def drop_unread_initializers(g: Any) -> None:
+    """Remove initializers no node reads any more (left by a rewrite)."""
+    read = {t for n in g.node for t in n.input}
+    for init in [i for i in g.initializer if i.name not in read]:
+        g.initializer.remove(init)
 
 
 def _group(n: Any) -> int:
@@ -264,4 +265,4 @@ def _toposort(g: Any) -> None:
     g.node.extend(order)
 
 
-__all__ = ["float_inputs", "fold_scalar_muls", "pin_float"]
+__all__ = ["drop_unread_initializers", "float_inputs", "fold_scalar_muls", "pin_float"]

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgetl.export import int8_patterns as P
-from edgetl.export.int8_graph import fold_scalar_muls
+from edgetl.export.int8_graph import drop_unread_initializers, fold_scalar_muls
 from edgetl.registry import Registry
 
 ACTIONS = ("rewrite", "float-island", "quantize-around", "shared-range", "requantize")
@@ -177,9 +177,7 @@ def _fold_hard_sigmoid(model: Any, matches: list[list[Any]]) -> list[str]:
         at = list(g.node).index(h)
         g.node.remove(h)
         g.node.insert(at, clip)
-    read = {t for n in g.node for t in n.input}
-    for init in [i for i in g.initializer if i.name not in read]:
-        g.initializer.remove(init)
+    drop_unread_initializers(g)
     return []
 
 
