@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 MIN_RUNS = 3  # a time budget never yields fewer timed calls than this
-# onnxruntime's (and torch's, OpenVINO's) worker threads spin for ~0.1 s after a call before they
-# sleep: timed right after another session, a model shared the 2 cores with those spinners and
-# ran up to 5x slower (MobileNetV3-Small 2.2 -> 6-11 ms p50 after 4 other sessions; 0.05 s pauses
-# still 2-8 ms; 0.1-0.3 s: 1.7-2.6 ms, as alone). Interleaved timing pauses this long between sessions.
+# onnxruntime's worker threads spin for ~0.1 s after a call before they sleep: timed right after
+# other sessions, a model shares the 2 cores with those spinners (`python bench/interleave.py`,
+# bench/results/interleave-20261202-1929.json: MobileNetV3-Small p50 2.07 ms alone, 6.75 ms right
+# after 4 other sessions, 2.64 ms after a 0.05 s pause, 2.15-2.77 ms after 0.1-0.25 s).
+# Interleaved timing pauses this long between sessions.
 SETTLE_S = 0.25
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgetl.export.int8_patterns import conv_group
+
 
 def _unfolded(model: Any, t: str, source: Any | None, producer: dict[str, Any]) -> str:
     """`t` as the float model computes it: onnxruntime folds Relu/Clip into the Q after the node
@@ -126,7 +128,7 @@ def pin_float(model: Any, names: set[str]) -> int:
         if src is None or src.op_type != "DequantizeLinear" or n.input[1] not in inits:
             continue
         w = inits[n.input[1]]
-        out_ch = w.dims[0] if n.op_type == "Conv" else w.dims[1] * _group(n)
+        out_ch = w.dims[0] if n.op_type == "Conv" else w.dims[1] * conv_group(n)
         if len(n.input) > 2 and n.input[2]:
             if n.input[2] not in inits:
                 continue  # already not an initializer (a DQ): onnxruntime leaves it alone
@@ -208,7 +210,7 @@ def fold_scalar_muls(model: Any) -> int:
         dqs = [d for q in qs for d in consumers.get(q.output[0], [])]
         if any(d.op_type != "DequantizeLinear" or d.output[0] in outputs for d in dqs):
             continue
-        scale = numpy_helper.to_array(inits[dq.input[1]]).astype(np.float32) * np.float32(c.reshape(-1)[0])
+        scale = numpy_helper.to_array(inits[dq.input[1]]) * np.float32(c.reshape(-1)[0])
         name = f"{mul.name or mul.output[0]}_folded"
         g.initializer.append(numpy_helper.from_array(scale.astype(np.float32), f"{name}_scale"))
         new = onnx.helper.make_node(
@@ -238,12 +240,6 @@ def drop_unread_initializers(g: Any) -> None:
     read = {t for n in g.node for t in n.input}
     for init in [i for i in g.initializer if i.name not in read]:
         g.initializer.remove(init)
-
-
-def _group(n: Any) -> int:
-    import onnx
-
-    return next((onnx.helper.get_attribute_value(a) for a in n.attribute if a.name == "group"), 1)
 
 
 def _toposort(g: Any) -> None:

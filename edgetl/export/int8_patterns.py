@@ -201,12 +201,10 @@ def grouped_convs(g: GraphIndex) -> list[Any]:
     onnxruntime's QLinearConv has a depthwise kernel and a dense one; any other grouping runs one
     small GEMM per group (FastViT's patch embedding, 7x7 with 2 outputs per group: 7.4 ms in INT8
     against 0.55 ms for the float Conv, which runs grouped convolutions in its NCHWc kernels)."""
-    import onnx
-
     weights = {i.name: i for i in g.model.graph.initializer}
     found = []
     for n in ops_of(g, "Conv"):
-        group = next((onnx.helper.get_attribute_value(a) for a in n.attribute if a.name == "group"), 1)
+        group = conv_group(n)
         w = weights.get(n.input[1]) if len(n.input) > 1 else None
         if group <= 1 or w is None or len(w.dims) < 2:
             continue
@@ -215,10 +213,17 @@ def grouped_convs(g: GraphIndex) -> list[Any]:
     return found
 
 
+def conv_group(n: Any) -> int:
+    """A Conv's `group` attribute (1 when absent)."""
+    import onnx
+
+    return next((onnx.helper.get_attribute_value(a) for a in n.attribute if a.name == "group"), 1)
+
+
 def ops_of(g: GraphIndex, *op_types: str) -> list[Any]:
     return [n for n in g.nodes if n.op_type in op_types]
 
 
 __all__ = [
-    "GATES", "GraphIndex", "attention_softmax", "conv_hard_sigmoid", "erf_gelu", "grouped_convs", "hard_swish", "linear_attention_norm", "ops_of", "reduce_mean_pools", "se_gates", "unit_softmax",
+    "GATES", "GraphIndex", "attention_softmax", "conv_group", "conv_hard_sigmoid", "erf_gelu", "grouped_convs", "hard_swish", "linear_attention_norm", "ops_of", "reduce_mean_pools", "se_gates", "unit_softmax",
 ]  # fmt: skip

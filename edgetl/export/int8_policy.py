@@ -297,8 +297,9 @@ RULES.register(
     Rule(
         "grouped-conv",
         "float-island",
-        "onnxruntime's QLinearConv runs a grouped (not depthwise) convolution one GEMM per group; "
-        "the float Conv runs it in one NCHWc kernel",
+        "a grouped Conv with one input and several output channels per group is neither onnxruntime's "
+        "depthwise nor its dense INT8 case: QLinearConv runs it one GEMM per group; the float Conv runs "
+        "it in one NCHWc kernel",
         lambda g: [[n] for n in P.grouped_convs(g)],
     ),
 )
