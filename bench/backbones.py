@@ -406,7 +406,20 @@ def main(argv: list[str] | None = None) -> int:
         "families": names,
         "rows": [],
     }
-    base = json.loads(Path(args.update).read_text()) if args.update else None
+    base, update_stamp = None, stamp
+    if args.update:  # checked before hours of work, not after
+        up = Path(args.update)
+        if not up.name.startswith("backbones-") or up.suffix != ".json":
+            print(
+                f"error: --update {up}: expected a backbones-<stamp>.json this script wrote", file=sys.stderr
+            )
+            return 2
+        try:
+            base = json.loads(up.read_text())
+        except (OSError, ValueError) as e:
+            print(f"error: --update {up}: cannot read it ({e})", file=sys.stderr)
+            return 2
+        update_stamp = up.stem.removeprefix("backbones-")
     for i, name in enumerate(names):
         print(f"[{i + 1}/{len(names)}] {name} ({FAMILIES.get(name).model})", flush=True)
         result["rows"].append(
@@ -419,9 +432,7 @@ def main(argv: list[str] | None = None) -> int:
                 result, Path(args.out), stamp
             )  # after every family: a killed run keeps what it measured
         else:
-            path = _write(
-                _updated(base, result), Path(args.update).parent, Path(args.update).stem.split("-", 1)[1]
-            )
+            path = _write(_updated(base, result), Path(args.update).parent, update_stamp)
     print(to_markdown(result))
     print(f"-> {path} ({result['seconds']} s, work folder {work})")
     return 0

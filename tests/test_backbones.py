@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +271,24 @@ def test_channels_last_is_off_on_cpu_where_torch_crashes() -> None:
     assert not channels_last_safe(timm.create_model("fastvit_t8"))
     assert not channels_last_safe(timm.create_model("mobileone_s0"))
     assert channels_last_safe(timm.create_model("resnet18"))
+
+
+def _backbones_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "backbones.py"
+    spec = importlib.util.spec_from_file_location("edgetl_bench_backbones", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("name", ["results.json", "backbones-x.md"])
+def test_matrix_update_target_is_checked_before_any_family_runs(tmp_path: Path, name: str, capsys) -> None:
+    bad = tmp_path / name
+    bad.write_text("{}")
+    code = _backbones_script().main(["--only", "ResNet", "--update", str(bad), "--work", str(tmp_path / "w")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--update" in err[0] and "backbones-<stamp>.json" in err[0]
+    assert not (tmp_path / "w").exists()  # nothing trained

@@ -270,10 +270,51 @@ def test_int8_with_policy_agrees_with_fp32_on_a_trained_net(hswish):
     assert (got.argmax(1) == ref.argmax(1)).mean() >= 0.95
 
 
-def test_gelu_is_one_float_gelu_node_between_int8_convs(tmp_path):
+def _optimized_ops(path: Path, tmp: Path) -> Counter:
+    """Operator types of the graph onnxruntime really runs (after its load-time QDQ fusions)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.optimized_model_filepath = str(tmp / "optimized.onnx")
+    ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return Counter(n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node)
+
+
+def test_gelu_runs_in_int8_as_a_sigmoid_table_and_a_mul(tmp_path):
+    from onnx import numpy_helper
+
+    from edgetl.export.int8_policy import GELU_SIGMOID
+
     fp32 = _export(_fit(GeluNet()), tmp_path / "fp32.onnx")
     pre, q = _quantizer(fp32, tmp_path / "w")
     assert Counter(n.op_type for n in onnx.load(str(pre)).graph.node)["Erf"] == 2
+    int8 = q.quantize(tmp_path / "int8.onnx")
+    m = onnx.load(str(int8))
+    count = Counter(n.op_type for n in m.graph.node)
+    assert count["Erf"] == 0 and count["Gelu"] == 0 and count["Sigmoid"] == 2
+    producer = {o: n for n in m.graph.node for o in n.output}
+    consts = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    reads = _reads_of(m)
+    for sig in [n for n in m.graph.node if n.op_type == "Sigmoid"]:
+        dq = producer[sig.input[0]]  # the 1.702 is this DQ's scale: no Mul left before the Sigmoid
+        assert dq.op_type == "DequantizeLinear"
+        assert [c.op_type for c in reads[sig.output[0]]] == ["QuantizeLinear"]
+        x_dq = next(n for n in reads[dq.input[0]] if n is not dq)  # the same INT8 x, read at its own scale
+        x_scale = float(consts[x_dq.input[1]])
+        assert float(consts[dq.input[1]]) == pytest.approx(GELU_SIGMOID * x_scale, rel=1e-6)
+    ops = _optimized_ops(int8, tmp_path)  # what onnxruntime runs: a table and an INT8 product
+    assert ops["QLinearSigmoid"] == 2 and ops["QLinearMul"] == 2 and ops["Sigmoid"] == 0
+    x, _ = _data(32, seed=3)
+    ref = _run(fp32, x)
+    assert np.abs(_run(q.source, x) - ref).max() < 0.05  # the rewritten float graph: GELU within 0.02
+    assert (ref.argmax(1) == _run(int8, x).argmax(1)).mean() >= 0.9
+
+
+def test_gelu_is_one_float_gelu_node_when_the_int8_rewrite_is_off(tmp_path):
+    from edgetl.export.int8_policy import RULES
+
+    fp32 = _export(_fit(GeluNet()), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "w", rules=[r for r in RULES.names() if r != "gelu-int8"])
     m = onnx.load(str(q.quantize(tmp_path / "int8.onnx")))
     count = Counter(n.op_type for n in m.graph.node)
     assert count["Erf"] == 0 and count["Div"] == 0 and count["Gelu"] == 2
