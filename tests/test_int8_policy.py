@@ -629,3 +629,51 @@ def test_a_gate_missed_by_onnxruntime_kernels_not_by_quantization_says_so(tmp_pa
     )
     assert len(v.notes) == 1 and v.notes[0].startswith(KERNEL_NOTE) and said == v.notes, v.notes
     assert "not quantization error" in v.notes[0]
+
+
+class UnfoldNet(nn.Module):
+    """MobileViT's unfold in miniature: 2x2 patches pulled apart by a Transpose that keeps runs of `run`."""
+
+    def __init__(self, run: int = 2, classes: int = 2):
+        super().__init__()
+        self.run = run
+        self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 1)
+        self.head = nn.Linear(8, classes)
+
+    def forward(self, x):
+        y = self.a(x)
+        b, c, h, w = y.shape
+        r = self.run
+        y = y.reshape(b * c * (h // 2), 2, w // r, r).transpose(1, 2).reshape(b, c, h, w)
+        return self.head(self.b(y).mean((2, 3)))
+
+
+@pytest.mark.parametrize("run,widened_to", [(2, onnx.TensorProto.UINT32), (4, onnx.TensorProto.UINT16)])
+def test_transposes_of_short_int8_runs_move_wider_integers(tmp_path, run, widened_to):
+    from edgetl.export.int8_policy import RULES
+
+    fp32 = _export(_fit(UnfoldNet(run)), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "w")
+    int8 = q.quantize(tmp_path / "int8.onnx")
+    assert {"rule": "byte-transpose", "count": 1} in [
+        {k: a[k] for k in ("rule", "count")} for a in q.plan.applied
+    ]
+    m = onnx.load(str(int8))
+    producer = {o: n for n in m.graph.node for o in n.output}
+    (tr,) = [n for n in m.graph.node if n.op_type == "Transpose"]
+    cast = producer[tr.input[0]]
+    assert cast.op_type == "Cast" and cast.attribute[0].i == widened_to
+    ops = _optimized_ops(int8, tmp_path)  # onnxruntime keeps the widened Transpose (no QDQ pair to drop)
+    assert ops["Cast"] == 2 and ops["Transpose"] >= 1
+    _, q_off = _quantizer(fp32, tmp_path / "off", rules=[r for r in RULES.names() if r != "byte-transpose"])
+    off = q_off.quantize(tmp_path / "off.onnx")
+    x, _ = _data(16, seed=3)
+    assert np.array_equal(_run(int8, x), _run(off, x))  # the same integers moved: bit-identical logits
+
+
+def test_transposes_of_eight_byte_runs_are_left_alone(tmp_path):
+    fp32 = _export(_fit(UnfoldNet(8)), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "w")
+    m = onnx.load(str(q.quantize(tmp_path / "int8.onnx")))
+    assert "byte-transpose" not in [a["rule"] for a in q.plan.applied]
+    assert Counter(n.op_type for n in m.graph.node)["Cast"] == 0

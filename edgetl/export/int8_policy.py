@@ -35,6 +35,9 @@ pattern. Each action was chosen by side-by-side latency and agreement on this CP
   the eps Add and the Div): numerator and normalizer share one per-tensor scale, the normalizer is
   small, and the ratio of two coarse INT8 values collapsed EfficientViT-B0 (33.6% vs 82.2% in
   bench/results/backbones-20261202-1340.json; 84.2% = PyTorch with the island, -1419.json).
+- rewrite (after quantization): a Transpose between INT8 tensors that moves runs of 2 or 4 values
+  (MobileViT's unfold/fold) becomes Cast -> Transpose -> Cast through a 32/16-bit integer type:
+  onnxruntime copies 8-byte runs on its fast path, 2- and 4-byte runs 30x slower;
 - shared range: Concat of activations (GhostNet's ghost halves, FastViT/MobileViT joins): inputs
   and output calibrated to one range, so QLinearConcat copies bytes instead of requantizing.
 `RULES` is a registry: a new pattern is one `RULES.register(...)`.
@@ -47,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgetl.export import int8_patterns as P
-from edgetl.export.int8_graph import drop_unread_initializers, fold_scalar_muls
+from edgetl.export.int8_graph import drop_unread_initializers, fold_scalar_muls, widen_byte_transposes
 from edgetl.registry import Registry
 
 ACTIONS = ("rewrite", "float-island", "quantize-around", "shared-range", "requantize")
@@ -62,7 +65,7 @@ class Rule:
     why: str
     find: Callable[[P.GraphIndex], list[list[Any]]]
     rewrite: Callable[[Any, list[list[Any]]], list[str]] | None = None  # "rewrite": returns nodes kept float
-    post: Callable[[Any], int] | None = None  # "requantize": edits the quantized model, returns matches
+    post: Callable[[Any], int] | None = None  # edits the quantized model instead, returns matches
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -74,7 +77,7 @@ class PolicyPlan:
     model: Any
     exclude: list[str] = field(default_factory=list)
     shared_ranges: list[list[str]] = field(default_factory=list)  # tensors calibrated to one range
-    post: list[str] = field(default_factory=list)  # "requantize" rules, run on the quantized model
+    post: list[str] = field(default_factory=list)  # rules run on the quantized model (`Rule.post`)
     applied: list[dict[str, Any]] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -363,6 +366,19 @@ RULES.register(
 )
 
 RULES.register(
+    "byte-transpose",
+    Rule(
+        "byte-transpose",
+        "rewrite",
+        "a Transpose of INT8 values that moves runs of 2 or 4 bytes (MobileViT's unfold/fold) is 30x "
+        "slower in onnxruntime than moving 8-byte runs: the values are widened to 32/16-bit integers "
+        "around it, exactly",
+        lambda g: [],  # matched on the quantized graph, by `post`
+        post=lambda m: widen_byte_transposes(m),
+    ),
+)
+
+RULES.register(
     "concat",
     Rule(
         "concat",
@@ -392,7 +408,7 @@ def shared_range_cache(cache_in: Any, cache_out: Any, groups: list[list[str]]) -
 
 
 def apply_post(plan: PolicyPlan, quantized: Any) -> None:
-    """Run the plan's "requantize" rules on the quantized model; records what matched in plan.applied."""
+    """Run the plan's `post` rules on the quantized model; records what matched in plan.applied."""
     for name in plan.post:
         rule = RULES.get(name)
         count = rule.post(quantized) if rule.post is not None else 0
@@ -408,7 +424,7 @@ def plan_policy(model: Any, rules: list[str] | None = None) -> PolicyPlan:
     out = PolicyPlan(copy.deepcopy(model))
     for name in rules if rules is not None else RULES.names():
         rule = RULES.get(name)
-        if rule.action == "requantize":  # matched on the quantized graph: `apply_post`
+        if rule.post is not None:  # matched on the quantized graph: `apply_post`
             out.post.append(name)
             continue
         matches = rule.find(P.GraphIndex(out.model))
