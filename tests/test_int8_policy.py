@@ -24,10 +24,11 @@ class HardSwishNet(nn.Module):
 
     def __init__(self, classes: int = 2):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Hardswish())
-        self.dw = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8), nn.Hardswish())
-        self.se = nn.Sequential(nn.Conv2d(8, 4, 1), nn.ReLU(), nn.Conv2d(4, 8, 1), nn.Hardsigmoid())
-        self.pw = nn.Sequential(nn.Conv2d(8, 16, 1), nn.BatchNorm2d(16), nn.Hardswish())
+        c = 16  # MobileNetV3's narrowest depthwise: below 16 channels one stays float (narrow-depthwise)
+        self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.BatchNorm2d(c), nn.Hardswish())
+        self.dw = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c), nn.BatchNorm2d(c), nn.Hardswish())
+        self.se = nn.Sequential(nn.Conv2d(c, 4, 1), nn.ReLU(), nn.Conv2d(4, c, 1), nn.Hardsigmoid())
+        self.pw = nn.Sequential(nn.Conv2d(c, 16, 1), nn.BatchNorm2d(16), nn.Hardswish())
         self.head = nn.Linear(16, classes)
 
     def forward(self, x):
@@ -677,3 +678,34 @@ def test_transposes_of_eight_byte_runs_are_left_alone(tmp_path):
     m = onnx.load(str(q.quantize(tmp_path / "int8.onnx")))
     assert "byte-transpose" not in [a["rule"] for a in q.plan.applied]
     assert Counter(n.op_type for n in m.graph.node)["Cast"] == 0
+
+
+class GhostNet(nn.Module):
+    """GhostNet's ghost module in miniature: a primary Conv, a cheap depthwise Conv on its output, joined."""
+
+    def __init__(self, half: int, classes: int = 2):
+        super().__init__()
+        self.primary = nn.Sequential(nn.Conv2d(3, half, 1), nn.BatchNorm2d(half), nn.ReLU())
+        self.cheap = nn.Sequential(
+            nn.Conv2d(half, half, 3, padding=1, groups=half), nn.BatchNorm2d(half), nn.ReLU()
+        )
+        self.head = nn.Linear(2 * half, classes)
+
+    def forward(self, x):
+        p = self.primary(x)
+        return self.head(torch.cat([p, self.cheap(p)], 1).mean((2, 3)))
+
+
+@pytest.mark.parametrize("half,float_convs", [(4, 1), (16, 0)])
+def test_narrow_depthwise_convs_stay_float(tmp_path, half, float_convs):
+    fp32 = _export(_fit(GhostNet(half)), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "w")
+    int8 = q.quantize(tmp_path / "int8.onnx")
+    applied = {a["rule"]: a["count"] for a in q.plan.applied}
+    assert applied.get("narrow-depthwise", 0) == float_convs
+    ops = _optimized_ops(int8, tmp_path)  # what onnxruntime runs: the narrow one float, pinned
+    assert ops["QLinearConv"] == 2 - float_convs
+    assert ops["Conv"] + ops["FusedConv"] + ops["NchwcConv"] == float_convs
+    x, y = _data(32, seed=3)
+    ref = _run(fp32, x)
+    assert (ref.argmax(1) == y).mean() >= 0.9 and (_run(int8, x).argmax(1) == ref.argmax(1)).mean() >= 0.9

@@ -28,6 +28,9 @@ pattern. Each action was chosen by side-by-side latency and agreement on this CP
 - float-island: grouped Convs with one input channel and several outputs per group (FastViT's patch
   embeddings): onnxruntime's QLinearConv runs them one GEMM per group, 13x the float Conv's time.
   Float Convs are pinned float (int8_graph.pin_float): onnxruntime re-quantizes them at load otherwise;
+- float-island: depthwise Convs with fewer than 16 channels (GhostNet's cheap operations):
+  onnxruntime's INT8 depthwise kernel vectorizes across channels, 4 channels leave most lanes
+  empty (0.34 ms INT8 vs 0.07 ms float for one 112x112 GhostNet-050 conv). Pinned float too;
 - rewrite: Softmax over an axis of length 1 (LeViT's last stage at small inputs) -> the constant 1
   it computes: onnxruntime's QLinearSoftmax returns 0 there, which zeroed LeViT's attention (INT8 at
   chance); excluding the node is not enough, onnxruntime fuses DQ -> Softmax -> Q at load time.
@@ -350,6 +353,17 @@ RULES.register(
         "depthwise nor its dense INT8 case: QLinearConv runs it one GEMM per group; the float Conv runs "
         "it in one NCHWc kernel",
         lambda g: [[n] for n in P.grouped_convs(g)],
+    ),
+)
+
+RULES.register(
+    "narrow-depthwise",
+    Rule(
+        "narrow-depthwise",
+        "float-island",
+        f"a depthwise Conv with fewer than {P.NARROW_DEPTHWISE} channels (GhostNet's cheap operations) leaves "
+        "most lanes of onnxruntime's INT8 depthwise kernel empty: the float Conv is several times faster",
+        lambda g: [[n] for n in P.narrow_depthwise(g)],
     ),
 )
 
