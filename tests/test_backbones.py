@@ -292,3 +292,32 @@ def test_matrix_update_target_is_checked_before_any_family_runs(tmp_path: Path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--update" in err[0] and "backbones-<stamp>.json" in err[0]
     assert not (tmp_path / "w").exists()  # nothing trained
+
+
+def _row(family: str, speedup: float, quartiles: list[float] | None) -> dict:
+    return {
+        "family": family, "model": family.lower(), "weights": "none", "errors": {}, "train_val_acc": 0.9,
+        "fp32_ok": True, "fp32_max_abs_diff": 1e-6, "fp16_ok": True, "int8_ok": True, "int8_val_acc": 0.9,
+        "torch_val_acc": 0.9, "int8_agreement": 1.0, "nodes_in_float": 0, "native_size": 224,
+        "int8_speedup": speedup, "int8_speedup_quartiles": quartiles, "fp32_vs_eager": 3.0,
+        "int8_policy": ["hard-swish-int8 x21"], "int8_top_ops": ["QLinearMul 1.1 ms (19%)"],
+        "fp32_top_ops": ["Conv 3.8 ms (62%)"],
+    }  # fmt: skip
+
+
+def test_matrix_table_shows_the_round_spread_and_explains_ratios_inside_it() -> None:
+    mod = _backbones_script()
+    result = {
+        "settings": {"img_size": 32, "epochs": 8, "threads": 2, "repeat": 10}, "loadavg_start": 1.0,
+        "loadavg_end": 1.2, "cpu": "Test CPU", "command": "python bench/backbones.py",
+        "rows": [_row("Clear", 1.5, [1.3, 1.6]), _row("Marginal", 1.06, [0.95, 1.12]), _row("Slower", 0.8, [0.7, 0.9])],
+    }  # fmt: skip
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in mod.to_markdown(result).splitlines()
+        if line.startswith("| ")
+    }
+    assert "1.50x (1.30-1.60)" in rows["Clear"] and "QLinearMul" not in rows["Clear"]
+    # a median above 1.0x whose rounds straddle it is not "faster": the operators are named as for a slower one
+    assert "1.06x (0.95-1.12)" in rows["Marginal"] and "QLinearMul 1.1 ms" in rows["Marginal"]
+    assert "Conv 3.8 ms" in rows["Slower"]
