@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgetl.export.int8_patterns import conv_group
+from edgetl.export.int8_patterns import GraphIndex, conv_group
 
 
 def _unfolded(model: Any, t: str, source: Any | None, producer: dict[str, Any]) -> str:
@@ -170,11 +170,8 @@ def fold_scalar_muls(model: Any) -> int:
 
     g = model.graph
     inits = {i.name: i for i in g.initializer}
-    producer = {o: n for n in g.node for o in n.output}
-    consumers: dict[str, list[Any]] = {}
-    for n in g.node:
-        for t in n.input:
-            consumers.setdefault(t, []).append(n)
+    index = GraphIndex(model)
+    producer, consumers = index.producer, index.consumers
     outputs = {o.name for o in g.output}
     folded = 0
 
@@ -227,10 +224,7 @@ def fold_scalar_muls(model: Any) -> int:
         g.node.insert(list(g.node).index(dq) + 1, new)
         folded += 1
     if folded:
-        read = {t for n in g.node for t in n.input} | outputs
-        for n in [n for n in g.node if n.op_type == "DequantizeLinear" and n.output[0] not in read]:
-            g.node.remove(n)
-        drop_unread_initializers(g)
+        _drop_unread(g)
         _toposort(g)
     return folded
 
@@ -275,11 +269,8 @@ def widen_byte_transposes(model: Any) -> int:
         for v in [*shapes.graph.value_info, *shapes.graph.input]
     }
     inits = {i.name: i for i in g.initializer}
-    producer = {o: n for n in g.node for o in n.output}
-    consumers: dict[str, list[Any]] = {}
-    for n in g.node:
-        for t in n.input:
-            consumers.setdefault(t, []).append(n)
+    index = GraphIndex(model)
+    producer, consumers = index.producer, index.consumers
     outputs = {o.name for o in g.output}
     elem = {v.name: v.type.tensor_type.elem_type for v in [*shapes.graph.value_info, *shapes.graph.input]}
     widened = 0
@@ -314,12 +305,18 @@ def widen_byte_transposes(model: Any) -> int:
         g.node.insert(at + 1, down)
         g.node.insert(at, up)
         g.node.remove(q)
-        if not consumers.get(dq.output[0], [None])[1:] and dq.output[0] not in outputs:
-            g.node.remove(dq)
         widened += 1
     if widened:
-        drop_unread_initializers(g)
+        _drop_unread(g)  # the DQs only the Transposes read
     return widened
+
+
+def _drop_unread(g: Any) -> None:
+    """Remove the DequantizeLinear nodes and initializers nothing reads any more (left by a rewrite)."""
+    read = {t for n in g.node for t in n.input} | {o.name for o in g.output}
+    for n in [n for n in g.node if n.op_type == "DequantizeLinear" and n.output[0] not in read]:
+        g.node.remove(n)
+    drop_unread_initializers(g)
 
 
 def drop_unread_initializers(g: Any) -> None:

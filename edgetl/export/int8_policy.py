@@ -95,6 +95,21 @@ def _to_global_pool(model: Any, matches: list[list[Any]]) -> list[str]:
     return []
 
 
+def _splice(g: Any, old: list[Any], new: list[Any]) -> None:
+    """Put `new` where the first of `old` was and remove `old` (the graph stays in topological order)."""
+    at = list(g.node).index(old[0])
+    for n in old:
+        g.node.remove(n)
+    for k, n in enumerate(new):
+        g.node.insert(at + k, n)
+
+
+def _gelu_input(g: Any, chain: list[Any]) -> str:
+    """The x of an Erf-GELU chain: the scaling node's input that is not a constant."""
+    inits = {i.name for i in g.initializer}
+    return next(t for t in chain[0].input if t not in inits)
+
+
 def _to_gelu(model: Any, matches: list[list[Any]]) -> list[str]:
     """Five Erf-GELU nodes -> one com.microsoft Gelu (onnxruntime's CPU/CUDA kernel), kept float.
 
@@ -105,19 +120,17 @@ def _to_gelu(model: Any, matches: list[list[Any]]) -> list[str]:
     g = model.graph
     kept = []
     for chain in matches:
-        scale, last = chain[0], chain[-1]
-        x = next(t for t in scale.input if t not in {i.name for i in g.initializer})
+        last = chain[-1]
         gelu = onnx.helper.make_node(
-            "Gelu", [x], [last.output[0]], name=f"{last.name}_gelu", domain="com.microsoft"
+            "Gelu",
+            [_gelu_input(g, chain)],
+            [last.output[0]],
+            name=f"{last.name}_gelu",
+            domain="com.microsoft",
         )
-        at = list(g.node).index(scale)
-        for n in chain:
-            g.node.remove(n)
-        g.node.insert(at, gelu)
+        _splice(g, chain, [gelu])
         kept.append(gelu.name)
-    read = {t for n in g.node for t in n.input}
-    for init in [i for i in g.initializer if i.name not in read]:  # the GELUs' constants
-        g.initializer.remove(init)
+    drop_unread_initializers(g)  # the GELUs' constants
     if kept and not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
     return kept
@@ -136,21 +149,15 @@ def _gelu_int8(model: Any, matches: list[list[Any]]) -> list[str]:
     import onnx
 
     g = model.graph
-    inits = {i.name for i in g.initializer}
     for chain in matches:
-        scale, last = chain[0], chain[-1]
-        x = next(t for t in scale.input if t not in inits)
+        x, last = _gelu_input(g, chain), chain[-1]
         base = last.name or last.output[0]
         nodes = [
             onnx.helper.make_node("Mul", [x, _const(model, f"{base}_k", GELU_SIGMOID)], [f"{base}_kx"], name=f"{base}_k"),
             onnx.helper.make_node("Sigmoid", [f"{base}_kx"], [f"{base}_s"], name=f"{base}_sigmoid"),
             onnx.helper.make_node("Mul", [x, f"{base}_s"], [last.output[0]], name=f"{base}_gate"),
         ]  # fmt: skip
-        at = list(g.node).index(scale)
-        for n in chain:
-            g.node.remove(n)
-        for k, n in enumerate(nodes):
-            g.node.insert(at + k, n)
+        _splice(g, chain, nodes)
     drop_unread_initializers(g)
     return []
 
@@ -169,10 +176,7 @@ def _to_ones(model: Any, matches: list[list[Any]]) -> list[str]:
             "ConstantOfShape", [shape.output[0]], [n.output[0]], name=f"{n.name}_ones",
             value=onnx.helper.make_tensor("one", onnx.TensorProto.FLOAT, [1], [1.0]),
         )  # fmt: skip
-        at = list(g.node).index(n)
-        g.node.remove(n)
-        g.node.insert(at, ones)
-        g.node.insert(at, shape)
+        _splice(g, [n], [shape, ones])
     return []
 
 
@@ -215,9 +219,7 @@ def _fold_hard_sigmoid(model: Any, matches: list[list[Any]]) -> list[str]:
             conv.input.append(bias)
         lo, hi = _const(model, f"{base}_lo", 0.0), _const(model, f"{base}_hi", 1.0)
         clip = onnx.helper.make_node("Clip", [h.input[0], lo, hi], [h.output[0]], name=f"{base}_clip")
-        at = list(g.node).index(h)
-        g.node.remove(h)
-        g.node.insert(at, clip)
+        _splice(g, [h], [clip])
     drop_unread_initializers(g)
     return []
 
@@ -240,11 +242,7 @@ def _hard_swish_int8(model: Any, matches: list[list[Any]]) -> list[str]:
             onnx.helper.make_node("Mul", [x, f"{base}_c"], [f"{base}_m"], name=f"{base}_mul"),
             onnx.helper.make_node("Mul", [f"{base}_m", _const(model, f"{base}_alpha", alpha)], [y], name=f"{base}_scale"),
         ]  # fmt: skip
-        at = list(g.node).index(h)
-        g.node.remove(h)
-        g.node.remove(mul)
-        for k, n in enumerate(nodes):
-            g.node.insert(at + k, n)
+        _splice(g, [h, mul], nodes)
     return []
 
 
