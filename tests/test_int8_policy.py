@@ -709,3 +709,19 @@ def test_narrow_depthwise_convs_stay_float(tmp_path, half, float_convs):
     x, y = _data(32, seed=3)
     ref = _run(fp32, x)
     assert (ref.argmax(1) == y).mean() >= 0.9 and (_run(int8, x).argmax(1) == ref.argmax(1)).mean() >= 0.9
+
+
+def test_node_profile_splits_convolutions_by_kind(tmp_path):
+    """bench/int8_nodes.py: what the READMEs cite for "1x1 gains, depthwise loses"."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "int8_nodes.py"
+    spec = importlib.util.spec_from_file_location("edgetl_bench_int8_nodes", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    fp32 = _export(_fit(GhostNet(16)), tmp_path / "fp32.onnx")
+    _, q = _quantizer(fp32, tmp_path / "w")
+    r = mod.profile(q.quantize(tmp_path / "int8.onnx"), runs=2)
+    kinds = {row["node"]: row["count"] for row in r["by_kind"]}
+    assert kinds["QLinearConv/1x1"] == 1 and kinds["QLinearConv/depthwise"] == 1
+    assert [d["channels"] for d in r["depthwise"]] == [16] and r["total_ms"] > 0

@@ -35,22 +35,34 @@ def _session(path: str | os.PathLike, threads: int, profile_dir: str | None = No
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def op_profile(
-    path: str | os.PathLike, inputs: np.ndarray, threads: int = 2, runs: int = 10, top: int = 8
-) -> list[dict]:
-    """Operator types by kernel time per batch-1 run (onnxruntime's profiler), largest first."""
+def kernel_times(
+    path: str | os.PathLike, inputs: np.ndarray, threads: int = 2, runs: int = 10
+) -> dict[str, tuple[str, float]]:
+    """Kernel ms per batch-1 run of each node onnxruntime runs: {node name: (op type, ms)}."""
     with tempfile.TemporaryDirectory(prefix="edgetl-profile-") as tmp:
         s = _session(path, threads, tmp)
         name = s.get_inputs()[0].name
         for i in range(runs):
             s.run(None, {name: inputs[i % len(inputs)][None]})
         events = json.loads(Path(s.end_profiling()).read_text())
-    per_op: Counter = Counter()
+    per_node: dict[str, tuple[str, float]] = {}
     for e in events:
         if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time"):
-            per_op[e["args"]["op_name"]] += e["dur"]
+            node = e["name"].removesuffix("_kernel_time")
+            op, ms = per_node.get(node, (e["args"]["op_name"], 0.0))
+            per_node[node] = (op, ms + e["dur"] / runs / 1e3)
+    return per_node
+
+
+def op_profile(
+    path: str | os.PathLike, inputs: np.ndarray, threads: int = 2, runs: int = 10, top: int = 8
+) -> list[dict]:
+    """Operator types by kernel time per batch-1 run (onnxruntime's profiler), largest first."""
+    per_op: Counter = Counter()
+    for op, ms in kernel_times(path, inputs, threads, runs).values():
+        per_op[op] += ms
     total = sum(per_op.values()) or 1
-    return [{"op": op, "ms": us / runs / 1e3, "share": us / total} for op, us in per_op.most_common(top)]
+    return [{"op": op, "ms": ms, "share": ms / total} for op, ms in per_op.most_common(top)]
 
 
 def side_by_side(
